@@ -1,0 +1,285 @@
+//! The background flush thread and the pool of open segment handles.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TrySendError};
+
+use crate::config::FsyncSchedule;
+use crate::segment::segment_file_name;
+use crate::storage::Storage;
+use crate::wal::{lock, Shared};
+
+/// Messages to the background thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The append buffer is full: write it out.
+    Write,
+    /// The log is closing: stop.
+    Shutdown,
+}
+
+/// Open segment handles, reused by readers and closed when idle.
+#[derive(Debug, Default)]
+pub(crate) struct HandlePool {
+    handles: Mutex<HashMap<u64, PooledHandle>>,
+    /// Segments to delete once no handle refers to them.
+    doomed: Mutex<Vec<u64>>,
+}
+
+#[derive(Debug)]
+struct PooledHandle {
+    storage: Arc<dyn Storage>,
+    last_used: Instant,
+}
+
+impl HandlePool {
+    /// The handle of segment `id`, opening it with `open` if the pool has none.
+    pub fn get(
+        &self,
+        id: u64,
+        open: impl FnOnce() -> io::Result<Arc<dyn Storage>>,
+    ) -> io::Result<Arc<dyn Storage>> {
+        let mut handles = lock(&self.handles);
+        if let Some(h) = handles.get_mut(&id) {
+            h.last_used = Instant::now();
+            return Ok(h.storage.clone());
+        }
+        let storage = open()?;
+        handles.insert(
+            id,
+            PooledHandle {
+                storage: storage.clone(),
+                last_used: Instant::now(),
+            },
+        );
+        Ok(storage)
+    }
+
+    /// Adds a handle the engine opened itself.
+    pub fn insert(&self, id: u64, storage: Arc<dyn Storage>) {
+        lock(&self.handles).insert(
+            id,
+            PooledHandle {
+                storage,
+                last_used: Instant::now(),
+            },
+        );
+    }
+
+    /// The segment id of a pooled handle.
+    pub fn id_of(&self, storage: &Arc<dyn Storage>) -> Option<u64> {
+        lock(&self.handles)
+            .iter()
+            .find(|(_, h)| Arc::ptr_eq(&h.storage, storage))
+            .map(|(&id, _)| id)
+    }
+
+    /// Closes handles idle for longer than `idle` that nobody else holds, except `keep`.
+    pub fn evict_idle(&self, keep: u64, idle: Duration) -> usize {
+        let now = Instant::now();
+        let mut handles = lock(&self.handles);
+        let before = handles.len();
+        handles.retain(|&id, h| {
+            id == keep
+                || Arc::strong_count(&h.storage) > 1
+                || now.duration_since(h.last_used) < idle
+        });
+        before - handles.len()
+    }
+
+    /// Number of handles held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        lock(&self.handles).len()
+    }
+
+    /// Queues segment `id` for deletion once no handle refers to it.
+    #[allow(
+        dead_code,
+        reason = "retention (issue 6) queues segments; tested below"
+    )]
+    pub fn doom(&self, id: u64) {
+        lock(&self.doomed).push(id);
+    }
+
+    /// Takes the doomed segments that no handle refers to any more.
+    fn take_deletable(&self) -> Vec<u64> {
+        let mut doomed = lock(&self.doomed);
+        let mut handles = lock(&self.handles);
+        let mut ready = Vec::new();
+        doomed.retain(|&id| {
+            let busy = handles
+                .get(&id)
+                .is_some_and(|h| Arc::strong_count(&h.storage) > 1);
+            if !busy {
+                handles.remove(&id);
+                ready.push(id);
+            }
+            busy
+        });
+        ready
+    }
+
+    /// Puts segments back in the queue after a failed deletion.
+    fn requeue(&self, ids: impl IntoIterator<Item = u64>) {
+        lock(&self.doomed).extend(ids);
+    }
+}
+
+impl Shared {
+    /// Asks the background thread to write the buffer out.
+    pub(crate) fn wake_writer(&self) {
+        match self.wake.try_send(Wake::Write) {
+            // Full: a wake-up is already queued, which is all we need.
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::debug!("background thread gone; the buffer is written on close");
+            }
+        }
+    }
+
+    /// Deletes doomed segments that no handle refers to, then syncs the directory.
+    pub(crate) fn delete_doomed(&self) {
+        let ready = self.pool.take_deletable();
+        if ready.is_empty() {
+            return;
+        }
+        let mut failed = Vec::new();
+        for &id in &ready {
+            let path = self.dir.join(segment_file_name(id));
+            if let Err(e) = self.backend.remove(&path) {
+                tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
+                failed.push(id);
+            }
+        }
+        if let Err(e) = self.backend.sync_dir(&self.dir) {
+            tracing::warn!(error = %e, "could not sync the directory after deleting segments; will retry");
+            failed = ready;
+        }
+        self.pool.requeue(failed);
+    }
+}
+
+/// Starts the background thread.
+pub(crate) fn spawn(shared: Arc<Shared>, rx: Receiver<Wake>) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("wal-flush".into())
+        .spawn(move || run(&shared, &rx))
+}
+
+/// The loop: wake on the schedule (or when the buffer fills), write or flush, then do the
+/// housekeeping. Blocks in `recv_timeout` between rounds; never spins.
+fn run(shared: &Shared, rx: &Receiver<Wake>) {
+    let (tick, sync_on_tick) = match shared.opts.fsync {
+        FsyncSchedule::Milliseconds(n) => (Duration::from_millis(n.max(1)), true),
+        FsyncSchedule::SyncEach | FsyncSchedule::NoFsync => (shared.opts.write_interval, false),
+    };
+    let housekeeping_every = shared.opts.idle_handle_timeout.min(Duration::from_secs(1));
+    let mut next_tick = Instant::now() + tick;
+    let mut next_housekeeping = Instant::now() + housekeeping_every;
+    loop {
+        let timeout = next_tick
+            .min(next_housekeeping)
+            .saturating_duration_since(Instant::now());
+        let result = match rx.recv_timeout(timeout) {
+            Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Wake::Write) => shared.write_pending(),
+            Err(RecvTimeoutError::Timeout) => {
+                let now = Instant::now();
+                let mut result = Ok(());
+                if now >= next_tick {
+                    next_tick = now + tick;
+                    result = if sync_on_tick {
+                        let target = lock(&shared.state).lsn_end();
+                        shared.wait_durable_lsn(target)
+                    } else {
+                        shared.write_pending()
+                    };
+                }
+                if now >= next_housekeeping {
+                    next_housekeeping = now + housekeeping_every;
+                    housekeeping(shared);
+                }
+                result
+            }
+        };
+        if let Err(e) = result {
+            // Write and sync failures have poisoned the log already (and were logged there);
+            // a full disk is retried on the next round.
+            if shared.poison.get().is_some() {
+                tracing::debug!(error = %e, "background flush stopped: the log is poisoned");
+                return;
+            }
+            tracing::warn!(error = %e, "background flush failed; retrying on the next round");
+        }
+    }
+}
+
+fn housekeeping(shared: &Shared) {
+    let active = lock(&shared.state).active.id;
+    let closed = shared
+        .pool
+        .evict_idle(active, shared.opts.idle_handle_timeout);
+    if closed > 0 {
+        tracing::debug!(closed, "closed idle segment handles");
+    }
+    shared.delete_doomed();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::any::Any;
+
+    #[derive(Debug)]
+    struct Nothing;
+
+    impl Storage for Nothing {
+        fn write_at(&self, _: u64, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+        fn read_at(&self, _: u64, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn len(&self) -> io::Result<u64> {
+            Ok(0)
+        }
+        fn sync(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    #[test]
+    fn doomed_segment_waits_for_its_last_handle() {
+        let pool = HandlePool::default();
+        let held = pool.get(3, || Ok(Arc::new(Nothing))).unwrap();
+        pool.doom(3);
+        assert!(pool.take_deletable().is_empty(), "deleted while a reader held it");
+        drop(held);
+        assert_eq!(pool.take_deletable(), vec![3]);
+        assert_eq!(pool.len(), 0, "the handle is closed before deletion");
+        assert!(pool.take_deletable().is_empty());
+    }
+
+    #[test]
+    fn idle_handles_are_evicted_but_not_the_active_or_busy_ones() {
+        let pool = HandlePool::default();
+        for id in 1..=3 {
+            pool.insert(id, Arc::new(Nothing));
+        }
+        let busy = pool.get(2, || unreachable!("pooled")).unwrap();
+        assert_eq!(pool.evict_idle(3, Duration::ZERO), 1);
+        assert_eq!(pool.len(), 2);
+        drop(busy);
+        assert_eq!(pool.evict_idle(3, Duration::ZERO), 1);
+        assert_eq!(pool.evict_idle(3, Duration::from_secs(60)), 0);
+        assert_eq!(pool.len(), 1);
+    }
+}

@@ -1,0 +1,238 @@
+//! [`WalBuilder`]: opening a log.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::background::{self, HandlePool};
+use crate::config::{FsyncSchedule, Options, ReadConsistency, RecoveryMode};
+use crate::error::{Error, Result};
+use crate::flush::{Commit, IoState, Progress};
+use crate::format::{record_size, SEGMENT_HEADER_LEN};
+use crate::recovery::recover;
+use crate::segment::LOCK_FILE;
+use crate::state::State;
+use crate::stats::Counters;
+use crate::storage::Backend;
+use crate::wal::{Shared, Wal};
+use crate::MAX_TOPIC_NAME_LEN;
+
+/// Smallest segment size accepted.
+pub const MIN_SEGMENT_SIZE: u64 = 4096;
+/// Largest segment size accepted: record positions are 32-bit.
+pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 & !4095;
+
+/// Configures and opens a [`Wal`].
+///
+/// ```
+/// use wal_core::{FsyncSchedule, ReadConsistency, Wal};
+/// # fn backend() -> std::sync::Arc<dyn wal_core::Backend> { unimplemented!() }
+/// # fn main() -> wal_core::Result<()> {
+/// # if false {
+/// let wal = Wal::builder()
+///     .dir("/var/lib/myapp/wal")
+///     .backend(backend())
+///     .fsync(FsyncSchedule::SyncEach)
+///     .consistency(ReadConsistency::AtLeastOnce { persist_every: 100 })
+///     .open()?;
+/// # }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct WalBuilder {
+    dir: Option<PathBuf>,
+    backend: Option<Arc<dyn Backend>>,
+    opts: Options,
+}
+
+impl WalBuilder {
+    /// The directory holding the log (created if missing). Required.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// The storage backend. Required here; the `wal` facade crate chooses one for you.
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// When data is synced (default: `Milliseconds(200)`).
+    pub fn fsync(mut self, schedule: FsyncSchedule) -> Self {
+        self.opts.fsync = schedule;
+        self
+    }
+
+    /// How checkpointed reads persist cursors (default: `StrictlyAtOnce`).
+    pub fn consistency(mut self, consistency: ReadConsistency) -> Self {
+        self.opts.consistency = consistency;
+        self
+    }
+
+    /// What recovery does with damage that is not a torn tail (default: `Strict`).
+    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
+        self.opts.recovery = mode;
+        self
+    }
+
+    /// Size of each segment file (default 64 MiB; 4 KiB to 4 GiB).
+    pub fn segment_size(mut self, bytes: u64) -> Self {
+        self.opts.segment_size = bytes;
+        self
+    }
+
+    /// Largest entry accepted (default 16 MiB); larger appends fail with
+    /// [`Error::EntryTooLarge`]. An entry must fit in one segment.
+    pub fn max_entry_size(mut self, bytes: usize) -> Self {
+        self.opts.max_entry_size = bytes;
+        self
+    }
+
+    /// Most entries in one batch (default 1,048,576).
+    pub fn max_batch_entries(mut self, entries: usize) -> Self {
+        self.opts.max_batch_entries = entries;
+        self
+    }
+
+    /// Pending bytes at which the background thread is woken to write them out (default
+    /// 1 MiB). Larger values mean fewer, larger writes.
+    pub fn write_buffer(mut self, bytes: usize) -> Self {
+        self.opts.write_buffer = bytes;
+        self
+    }
+
+    /// Pending bytes at which an appender writes the buffer out itself instead of letting
+    /// it grow (default 64 MiB): the bound on memory held by unwritten appends.
+    pub fn max_pending(mut self, bytes: usize) -> Self {
+        self.opts.max_pending = bytes;
+        self
+    }
+
+    /// How often pending data is written to the OS under `SyncEach` and `NoFsync`
+    /// (default 10 ms).
+    pub fn write_interval(mut self, interval: Duration) -> Self {
+        self.opts.write_interval = interval;
+        self
+    }
+
+    /// How long an unused segment handle stays open (default 30 s).
+    pub fn idle_handle_timeout(mut self, timeout: Duration) -> Self {
+        self.opts.idle_handle_timeout = timeout;
+        self
+    }
+
+    /// Opens the log: locks the directory, recovers what is there and starts the
+    /// background flush thread.
+    pub fn open(self) -> Result<Wal> {
+        let dir = self
+            .dir
+            .ok_or_else(|| Error::Config("no directory: call `.dir(path)`".into()))?;
+        let backend = self.backend.ok_or_else(|| {
+            Error::Config("no backend: call `.backend(..)` (the `wal` crate picks one)".into())
+        })?;
+        let opts = self.opts;
+        validate(&opts)?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
+        let lock_file = lock_dir(&dir)?;
+        let rec = recover(&dir, &*backend, opts.segment_size, opts.recovery)?;
+        let lsn = rec.active.base_lsn + rec.active.end;
+        let pool = HandlePool::default();
+        for (id, storage) in rec.handles {
+            pool.insert(id, storage);
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let shared = Arc::new(Shared {
+            flusher: backend.flusher(),
+            backend,
+            state: Mutex::new(State {
+                topics: rec.topics,
+                topic_list: rec.topic_list,
+                active: rec.active,
+                segments: rec.segments,
+                pending: Default::default(),
+                pending_bytes: 0,
+                spare: Vec::new(),
+            }),
+            io: Mutex::new(IoState {
+                written_lsn: lsn,
+                ..IoState::default()
+            }),
+            commit: Commit {
+                progress: Mutex::new(Progress {
+                    durable_lsn: lsn,
+                    flush_in_flight: false,
+                }),
+                changed: Default::default(),
+            },
+            written_lsn: AtomicU64::new(lsn),
+            durable_lsn: AtomicU64::new(lsn),
+            poison: OnceLock::new(),
+            pool,
+            wake: tx,
+            stats: Counters::default(),
+            dir,
+            opts,
+        });
+        let thread = background::spawn(shared.clone(), rx)
+            .map_err(|e| Error::io("spawn flush thread", &shared.dir, None, e))?;
+        tracing::debug!(dir = %shared.dir.display(), backend = shared.backend.name(), "opened log");
+        Ok(Wal {
+            shared,
+            thread: Some(thread),
+            lock_file: Some(lock_file),
+        })
+    }
+}
+
+fn validate(o: &Options) -> Result<()> {
+    let fail = |m: String| Err(Error::Config(m));
+    if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&o.segment_size) {
+        return fail(format!(
+            "segment_size {} is outside {MIN_SEGMENT_SIZE}..={MAX_SEGMENT_SIZE}",
+            o.segment_size
+        ));
+    }
+    let room =
+        o.segment_size - SEGMENT_HEADER_LEN as u64 - 2 * record_size(MAX_TOPIC_NAME_LEN) as u64;
+    if record_size(o.max_entry_size) as u64 > room {
+        return fail(format!(
+            "max_entry_size {} does not fit in a segment of {} bytes",
+            o.max_entry_size, o.segment_size
+        ));
+    }
+    if o.max_batch_entries == 0 || o.write_buffer == 0 || o.max_pending < o.write_buffer {
+        return fail("max_batch_entries and write_buffer must be positive, and max_pending at least write_buffer".into());
+    }
+    if o.fsync == FsyncSchedule::Milliseconds(0) {
+        return fail("Milliseconds(0) is not a schedule; use SyncEach".into());
+    }
+    if o.consistency == (ReadConsistency::AtLeastOnce { persist_every: 0 }) {
+        return fail("AtLeastOnce needs persist_every >= 1".into());
+    }
+    if o.write_interval.is_zero() {
+        return fail("write_interval must be positive".into());
+    }
+    Ok(())
+}
+
+/// Takes an exclusive lock on the directory, held until the log is closed. A second
+/// instance, in this process or another, gets [`Error::Locked`].
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("open lock file", &path, None, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.to_owned(),
+        }),
+        Err(TryLockError::Error(e)) => Err(Error::io("lock", &path, None, e)),
+    }
+}

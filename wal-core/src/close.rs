@@ -1,0 +1,81 @@
+//! Closing a log: the final flush, and the simulated crash used by tests.
+
+use crate::background::Wake;
+use crate::error::Result;
+use crate::format::{record_size, RecordKind};
+use crate::wal::{lock, Wal};
+
+impl Wal {
+    /// Closes the log: persists cursors, writes and syncs everything pending, stops the
+    /// background thread and releases the directory. Dropping the log does the same but
+    /// can only log errors.
+    pub fn close(mut self) -> Result<()> {
+        self.shut_down(true)
+    }
+
+    /// Drops the log as a crash of the process would: nothing pending in memory is written,
+    /// no cursor is persisted, nothing more is synced. What was already handed to the
+    /// operating system stays. For crash tests; a real program calls [`Wal::close`].
+    pub fn abandon(mut self) {
+        if let Err(e) = self.shut_down(false) {
+            tracing::debug!(error = %e, "abandoning the log");
+        }
+    }
+
+    fn shut_down(&mut self, clean: bool) -> Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        if self.shared.wake.send(Wake::Shutdown).is_err() {
+            tracing::debug!("the background thread had already stopped");
+        }
+        if thread.join().is_err() {
+            tracing::error!("the background flush thread panicked");
+        }
+        let result = if clean { self.final_flush() } else { Ok(()) };
+        if let Some(file) = self.lock_file.take() {
+            if let Err(e) = file.unlock() {
+                tracing::warn!(error = %e, "could not unlock the log directory; closing the file releases it");
+            }
+        }
+        result
+    }
+
+    /// Persists moved cursors, syncs everything, then writes a sync mark and syncs it, so
+    /// that recovery can tell damage to any earlier record from a torn tail.
+    fn final_flush(&self) -> Result<()> {
+        let shared = &self.shared;
+        shared.check_poison()?;
+        let moved: Vec<(u32, u64)> = {
+            let st = lock(&shared.state);
+            st.topic_list
+                .iter()
+                .filter(|t| t.cursor != t.persisted_cursor)
+                .map(|t| (t.id, t.cursor))
+                .collect()
+        };
+        for (id, cursor) in moved {
+            shared.append_cursor(id, cursor)?;
+        }
+        let lsn = lock(&shared.state).lsn_end();
+        shared.wait_durable_lsn(lsn)?;
+        let mark_lsn = {
+            let mut st = lock(&shared.state);
+            if st.active.end + record_size(0) as u64 > st.active.capacity {
+                return Ok(());
+            }
+            let synced = st.synced_in_active(lsn);
+            st.encode(RecordKind::SyncMark, 0, 0, 0, &[], synced, 0);
+            st.lsn_end()
+        };
+        shared.wait_durable_lsn(mark_lsn)
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if let Err(e) = self.shut_down(true) {
+            tracing::error!(error = %e, dir = %self.shared.dir.display(), "closing the log failed");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The settings a log is opened with.
+
+use std::time::Duration;
+
+/// When appended data is made durable (synced to the device).
+///
+/// Every append first lands in an in-memory buffer. Data moves from there to the
+/// operating system ("written": it survives a crash of this process) and then to the device
+/// ("durable": it survives an OS crash and a power loss). [`crate::Wal::sync`] and
+/// [`crate::Wal::wait_durable`] make everything before them durable under every schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncSchedule {
+    /// A background thread writes and syncs what is pending every `n` milliseconds
+    /// (and writes early when the buffer fills).
+    ///
+    /// - Process crash: entries appended in the last `n` ms may be lost.
+    /// - OS crash or power loss: entries appended in the last `n` ms (plus the time of one
+    ///   sync) may be lost.
+    ///
+    /// What survives is always a prefix of each topic, and batches are all or nothing.
+    Milliseconds(u64),
+    /// Every append returns only once its entry is durable. Concurrent appenders share
+    /// syncs (group commit): while one sync runs, later appenders queue and the next sync
+    /// covers them all.
+    ///
+    /// - Process crash, OS crash, power loss: every acknowledged entry survives.
+    SyncEach,
+    /// Never sync on a schedule. A background thread writes pending data to the operating
+    /// system every [`crate::WalBuilder::write_interval`] (10 ms by default); only explicit
+    /// [`crate::Wal::sync`] / [`crate::Wal::wait_durable`] calls sync.
+    ///
+    /// - Process crash: entries appended in the last write interval may be lost.
+    /// - OS crash or power loss: anything not explicitly synced may be lost (what survives
+    ///   is still a prefix of each topic, cut at a record boundary).
+    NoFsync,
+}
+
+impl Default for FsyncSchedule {
+    fn default() -> Self {
+        Self::Milliseconds(200)
+    }
+}
+
+/// How reads with `checkpoint = true` persist the topic's cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadConsistency {
+    /// Every checkpointed read persists the cursor before it returns, so an entry is never
+    /// delivered twice. The cursor is written to the OS before the read returns (it
+    /// survives a process crash) and also synced unless the schedule is
+    /// [`FsyncSchedule::NoFsync`] (then it survives an OS crash or power loss only if a
+    /// later sync ran).
+    #[default]
+    StrictlyAtOnce,
+    /// The cursor is persisted every `persist_every` consumed entries (and on a clean
+    /// close). After a crash, at most `persist_every` entries are delivered again; none is
+    /// skipped. Persisting writes the cursor to the OS (it survives a process crash); it
+    /// becomes durable with the schedule's next sync.
+    AtLeastOnce {
+        /// How many consumed entries between two persisted cursors (at least 1).
+        persist_every: u32,
+    },
+}
+
+
+/// What recovery does with damage that is not a torn tail.
+///
+/// A torn tail (damage after the last point the last segment was known durable, as after a
+/// crash in the middle of a write) is always cut off: those entries were never acknowledged
+/// as durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Any other damage makes open fail with an error naming the file and offset
+    /// (RocksDB's `kAbsoluteConsistency`, with torn tails tolerated).
+    #[default]
+    Strict,
+    /// Stop at the first damaged record: keep everything before it, drop it and everything
+    /// after it (RocksDB's `kPointInTimeRecovery`). Data after the damage is lost, and
+    /// logged with `tracing::warn!`.
+    PointInTime,
+}
+
+/// Settings of one open log (validated by [`crate::WalBuilder::open`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub fsync: FsyncSchedule,
+    pub consistency: ReadConsistency,
+    pub recovery: RecoveryMode,
+    pub segment_size: u64,
+    pub max_entry_size: usize,
+    pub max_batch_entries: usize,
+    pub write_buffer: usize,
+    pub max_pending: usize,
+    pub write_interval: Duration,
+    pub idle_handle_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            fsync: FsyncSchedule::default(),
+            consistency: ReadConsistency::default(),
+            recovery: RecoveryMode::default(),
+            segment_size: 64 << 20,
+            max_entry_size: 16 << 20,
+            max_batch_entries: 1 << 20,
+            write_buffer: 1 << 20,
+            max_pending: 64 << 20,
+            write_interval: Duration::from_millis(10),
+            idle_handle_timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The engine of the `wal` write-ahead log.
+//!
+//! Most users depend on the `wal` facade crate instead, which picks a backend for them.
+//! This crate holds the on-disk format, topics, the append and read paths, recovery and
+//! the background flush loop, and the traits a storage backend implements:
+//! [`Storage`], [`Flusher`] and [`Backend`].
+
+mod background;
+pub mod builder;
+mod close;
+pub mod config;
+pub mod error;
+mod flush;
+pub mod format;
+mod recovery;
+pub mod segment;
+mod state;
+mod stats;
+pub mod storage;
+pub mod topic;
+mod wal;
+
+pub use builder::WalBuilder;
+pub use config::{FsyncSchedule, ReadConsistency, RecoveryMode};
+pub use error::{Error, Result, TopicNameProblem};
+pub use stats::Stats;
+pub use storage::{Backend, FlushRequest, Flusher, SequentialFlusher, Storage};
+pub use topic::{validate_topic_name, MAX_TOPIC_NAME_LEN};
+pub use wal::{Entry, Wal};

@@ -1,0 +1,239 @@
+//! The append-side state, guarded by one mutex: topics, the active segment and the buffer
+//! of encoded records not yet written to storage.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::format::{self, record_size, RecordKind, SEGMENT_HEADER_LEN};
+use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta};
+use crate::storage::Storage;
+use crate::topic::TopicState;
+use crate::wal::Shared;
+
+/// Encoded bytes waiting to be written at `pos` of one segment.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub segment: u64,
+    pub storage: Arc<dyn Storage>,
+    pub pos: u64,
+    pub bytes: Vec<u8>,
+    /// The segment is complete after this chunk: the writer syncs it before it writes any
+    /// later chunk, so a segment with data in it always follows fully durable ones.
+    pub seal: bool,
+}
+
+impl Chunk {
+    pub fn end(&self) -> u64 {
+        self.pos + self.bytes.len() as u64
+    }
+}
+
+/// Everything the append path changes.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub topics: HashMap<String, u32>,
+    /// Indexed by topic id.
+    pub topic_list: Vec<TopicState>,
+    pub active: ActiveSegment,
+    pub segments: BTreeMap<u64, SegmentMeta>,
+    pub pending: VecDeque<Chunk>,
+    pub pending_bytes: usize,
+    /// Written buffers kept for reuse, so the append path does not fault in fresh pages.
+    pub spare: Vec<Vec<u8>>,
+}
+
+impl State {
+    /// The LSN just past the last appended record.
+    pub fn lsn_end(&self) -> u64 {
+        self.active.base_lsn + self.active.end
+    }
+
+    /// How far the active segment is known durable, for the `synced` field of new records.
+    pub fn synced_in_active(&self, durable_lsn: u64) -> u32 {
+        let synced = durable_lsn
+            .saturating_sub(self.active.base_lsn)
+            .min(self.active.end);
+        synced as u32
+    }
+
+    /// Appends one record to the pending buffer; returns its position in the active segment.
+    /// The caller has made room for it.
+    #[allow(clippy::too_many_arguments)] // reason: mirrors format::encode_record
+    pub fn encode(
+        &mut self,
+        kind: RecordKind,
+        flags: u8,
+        topic: u32,
+        offset: u64,
+        payload: &[u8],
+        synced: u32,
+        buffer_capacity: usize,
+    ) -> u32 {
+        let pos = self.active.end;
+        let segment = self.active.id;
+        let chunk = self.chunk_at_end(buffer_capacity);
+        format::encode_record(
+            &mut chunk.bytes,
+            segment,
+            kind,
+            flags,
+            topic,
+            offset,
+            synced,
+            payload,
+        );
+        let size = record_size(payload.len());
+        self.active.end += size as u64;
+        self.pending_bytes += size;
+        pos as u32
+    }
+
+    /// The pending chunk that ends where the active segment's appended bytes end.
+    fn chunk_at_end(&mut self, buffer_capacity: usize) -> &mut Chunk {
+        let end = self.active.end;
+        let reusable = matches!(self.pending.back(),
+            Some(c) if c.segment == self.active.id && !c.seal && c.end() == end);
+        if !reusable {
+            let mut bytes = self.spare.pop().unwrap_or_default();
+            bytes.clear();
+            bytes.reserve(buffer_capacity);
+            self.pending.push_back(Chunk {
+                segment: self.active.id,
+                storage: self.active.storage.clone(),
+                pos: end,
+                bytes,
+                seal: false,
+            });
+        }
+        self.pending.back_mut().expect("a chunk was just ensured")
+    }
+
+    /// Bytes the preamble of a new segment takes: every topic's definition and cursor.
+    fn preamble_len(&self) -> u64 {
+        let defs: usize = self
+            .topic_list
+            .iter()
+            .map(|t| record_size(t.name.len()) + record_size(0))
+            .sum();
+        (SEGMENT_HEADER_LEN + defs) as u64
+    }
+
+    /// Registers a new topic and encodes its definition. The caller has made room.
+    pub fn create_topic(&mut self, name: &str, synced: u32, buffer_capacity: usize) -> u32 {
+        let id = self.topic_list.len() as u32;
+        self.topic_list
+            .push(TopicState::new(id, name.to_owned(), 0));
+        self.topics.insert(name.to_owned(), id);
+        self.encode(
+            RecordKind::TopicDef,
+            0,
+            id,
+            0,
+            name.as_bytes(),
+            synced,
+            buffer_capacity,
+        );
+        id
+    }
+}
+
+impl Shared {
+    /// Makes sure `need` more bytes fit in the active segment, rolling over to a new one
+    /// if they do not.
+    pub(crate) fn ensure_room(&self, st: &mut State, need: u64) -> Result<()> {
+        if st.active.end + need <= st.active.capacity {
+            return Ok(());
+        }
+        let fits_in_new = st.preamble_len() + need <= self.opts.segment_size;
+        if !fits_in_new {
+            return Err(Error::Config(format!(
+                "a segment of {} bytes cannot hold the topic table ({} bytes) and {need} more bytes",
+                self.opts.segment_size,
+                st.preamble_len()
+            )));
+        }
+        self.rollover(st)
+    }
+
+    /// Seals the active segment and starts the next one, whose preamble re-declares every
+    /// topic and cursor so that older segments can later be deleted.
+    fn rollover(&self, st: &mut State) -> Result<()> {
+        let id = st.active.id + 1;
+        let path = self.dir.join(segment_file_name(id));
+        let storage = self
+            .backend
+            .create(&path, self.opts.segment_size)
+            .map_err(|e| Error::io("create segment", &path, None, e))?;
+        self.backend
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("sync directory", &self.dir, None, e))?;
+        tracing::debug!(segment = id, "rolled over to a new segment");
+
+        // Seal the old segment: its last pending chunk (or an empty one) carries the mark.
+        let end = st.active.end;
+        match st.pending.back_mut() {
+            Some(c) if c.segment == st.active.id && c.end() == end => c.seal = true,
+            _ => st.pending.push_back(Chunk {
+                segment: st.active.id,
+                storage: st.active.storage.clone(),
+                pos: end,
+                bytes: Vec::new(),
+                seal: true,
+            }),
+        }
+
+        let base_lsn = st.active.base_lsn + st.active.capacity;
+        st.segments.insert(id, SegmentMeta { path, base_lsn });
+        self.pool.insert(id, storage.clone());
+        st.active = ActiveSegment {
+            id,
+            storage: storage.clone(),
+            base_lsn,
+            capacity: self.opts.segment_size,
+            end: 0,
+        };
+        self.stats.segments_created.inc();
+
+        let mut header = self.take_buffer(st);
+        header.extend_from_slice(&format::encode_segment_header(id));
+        st.active.end = header.len() as u64;
+        st.pending_bytes += header.len();
+        st.pending.push_back(Chunk {
+            segment: id,
+            storage,
+            pos: 0,
+            bytes: header,
+            seal: false,
+        });
+        let cap = self.opts.write_buffer;
+        for t in 0..st.topic_list.len() {
+            let (name, next, cursor) = {
+                let topic = &st.topic_list[t];
+                (
+                    topic.name.clone(),
+                    topic.next_offset,
+                    topic.persisted_cursor,
+                )
+            };
+            st.encode(
+                RecordKind::TopicDef,
+                0,
+                t as u32,
+                next,
+                name.as_bytes(),
+                0,
+                cap,
+            );
+            st.encode(RecordKind::Cursor, 0, t as u32, cursor, &[], 0, cap);
+        }
+        Ok(())
+    }
+
+    fn take_buffer(&self, st: &mut State) -> Vec<u8> {
+        let mut b = st.spare.pop().unwrap_or_default();
+        b.clear();
+        b.reserve(self.opts.write_buffer);
+        b
+    }
+}

@@ -1,0 +1,205 @@
+//! Topics: name validation, and the in-memory index from a topic's offsets to records.
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result, TopicNameProblem};
+
+/// The longest topic name, in bytes.
+pub const MAX_TOPIC_NAME_LEN: usize = 255;
+
+/// Checks a topic name. Names are stored inside records, never used as paths, but the rules
+/// still refuse anything that could become one, so that tools built on the log stay safe.
+pub fn validate_topic_name(name: &str) -> Result<()> {
+    let problem = if name.is_empty() {
+        Some(TopicNameProblem::Empty)
+    } else if name.len() > MAX_TOPIC_NAME_LEN {
+        Some(TopicNameProblem::TooLong)
+    } else if name.contains('\0') {
+        Some(TopicNameProblem::Nul)
+    } else if name.contains(['/', '\\']) {
+        Some(TopicNameProblem::PathSeparator)
+    } else if name == "." || name == ".." {
+        Some(TopicNameProblem::DotName)
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(Error::InvalidTopic {
+            name: name.chars().take(64).collect(),
+            problem,
+        }),
+    }
+}
+
+/// Where one entry's record lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Location {
+    /// Segment id.
+    pub segment: u64,
+    /// Byte position of the record in the segment.
+    pub pos: u32,
+    /// Payload length.
+    pub len: u32,
+    /// Log sequence number just past the record (see `ARCHITECTURE.md`).
+    pub lsn_end: u64,
+}
+
+/// The entries of one topic that live in one segment, in offset order.
+#[derive(Debug)]
+struct Run {
+    segment: u64,
+    /// LSN of byte 0 of the segment.
+    base_lsn: u64,
+    first_offset: u64,
+    /// `pos << 32 | len` per entry.
+    locs: Vec<u64>,
+}
+
+/// Everything the engine knows about one topic.
+#[derive(Debug)]
+pub(crate) struct TopicState {
+    pub id: u32,
+    pub name: String,
+    /// The offset the next append gets (also the number of entries ever appended).
+    pub next_offset: u64,
+    /// The shared cursor: the next offset `read_next` delivers.
+    pub cursor: u64,
+    /// The cursor value last written to the log.
+    pub persisted_cursor: u64,
+    /// Held by a reader of the shared cursor, so that two readers never get one entry.
+    pub consumer: Arc<Mutex<()>>,
+    runs: Vec<Run>,
+}
+
+impl TopicState {
+    pub fn new(id: u32, name: String, next_offset: u64) -> Self {
+        Self {
+            id,
+            name,
+            next_offset,
+            cursor: next_offset,
+            persisted_cursor: next_offset,
+            consumer: Arc::default(),
+            runs: Vec::new(),
+        }
+    }
+
+    /// `true` when the index holds no entry.
+    pub fn is_index_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// The first offset still held in the index.
+    pub fn first_offset(&self) -> u64 {
+        self.runs
+            .first()
+            .map_or(self.next_offset, |r| r.first_offset)
+    }
+
+    /// Records that entry `next_offset` lives at `pos` in `segment`, and advances.
+    pub fn push(&mut self, segment: u64, base_lsn: u64, pos: u32, len: u32) {
+        let loc = (u64::from(pos) << 32) | u64::from(len);
+        match self.runs.last_mut() {
+            Some(run) if run.segment == segment => run.locs.push(loc),
+            _ => self.runs.push(Run {
+                segment,
+                base_lsn,
+                first_offset: self.next_offset,
+                locs: vec![loc],
+            }),
+        }
+        self.next_offset += 1;
+    }
+
+    /// Where entry `offset` lives, if the index holds it.
+    pub fn locate(&self, offset: u64) -> Option<Location> {
+        if offset >= self.next_offset {
+            return None;
+        }
+        let i = self.runs.partition_point(|r| r.first_offset <= offset);
+        let run = self.runs.get(i.checked_sub(1)?)?;
+        let loc = *run
+            .locs
+            .get(usize::try_from(offset - run.first_offset).ok()?)?;
+        let pos = (loc >> 32) as u32;
+        let len = loc as u32;
+        Some(Location {
+            segment: run.segment,
+            pos,
+            len,
+            lsn_end: run.base_lsn
+                + u64::from(pos)
+                + crate::format::record_size(len as usize) as u64,
+        })
+    }
+
+    /// The highest offset whose record ends at or before `durable_lsn`.
+    pub fn durable_offset(&self, durable_lsn: u64) -> Option<u64> {
+        // Entries are in LSN order, so binary search on the offset.
+        let (mut lo, mut hi) = (self.first_offset(), self.next_offset);
+        let durable = |o: u64| self.locate(o).is_some_and(|l| l.lsn_end <= durable_lsn);
+        if lo == hi || !durable(lo) {
+            return None;
+        }
+        // Invariant: durable(lo), and every offset >= hi is not durable.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if durable(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for (name, problem) in [
+            ("", TopicNameProblem::Empty),
+            ("a\0b", TopicNameProblem::Nul),
+            ("a/b", TopicNameProblem::PathSeparator),
+            ("a\\b", TopicNameProblem::PathSeparator),
+            (".", TopicNameProblem::DotName),
+            ("..", TopicNameProblem::DotName),
+        ] {
+            match validate_topic_name(name) {
+                Err(Error::InvalidTopic { problem: p, .. }) => assert_eq!(p, problem, "{name:?}"),
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+        let long = "x".repeat(MAX_TOPIC_NAME_LEN + 1);
+        assert!(matches!(
+            validate_topic_name(&long),
+            Err(Error::InvalidTopic {
+                problem: TopicNameProblem::TooLong,
+                ..
+            })
+        ));
+        validate_topic_name(&"x".repeat(MAX_TOPIC_NAME_LEN)).unwrap();
+        validate_topic_name("orders.v2-é").unwrap();
+    }
+
+    #[test]
+    fn index_locates_across_segments() {
+        let mut t = TopicState::new(0, "t".into(), 10);
+        t.push(1, 0, 32, 5);
+        t.push(1, 0, 64, 7);
+        t.push(2, 1000, 32, 1);
+        assert_eq!(t.locate(9), None);
+        assert_eq!(t.locate(10).unwrap().pos, 32);
+        assert_eq!(t.locate(11).unwrap().len, 7);
+        let l = t.locate(12).unwrap();
+        assert_eq!((l.segment, l.lsn_end), (2, 1000 + 32 + 32));
+        assert_eq!(t.locate(13), None);
+        assert_eq!(t.durable_offset(0), None);
+        assert_eq!(t.durable_offset(64), Some(10));
+        assert_eq!(t.durable_offset(1064), Some(12));
+    }
+}
