@@ -261,7 +261,10 @@ mod tests {
         let pool = HandlePool::default();
         let held = pool.get(3, || Ok(Arc::new(Nothing))).unwrap();
         pool.doom(3);
-        assert!(pool.take_deletable().is_empty(), "deleted while a reader held it");
+        assert!(
+            pool.take_deletable().is_empty(),
+            "deleted while a reader held it"
+        );
         drop(held);
         assert_eq!(pool.take_deletable(), vec![3]);
         assert_eq!(pool.len(), 0, "the handle is closed before deletion");

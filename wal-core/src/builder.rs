@@ -10,7 +10,7 @@ use crate::background::{self, HandlePool};
 use crate::config::{FsyncSchedule, Options, ReadConsistency, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::flush::{Commit, IoState, Progress};
-use crate::format::{record_size, SEGMENT_HEADER_LEN};
+use crate::format::{record_size, RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::recovery::recover;
 use crate::segment::LOCK_FILE;
 use crate::state::State;
@@ -27,17 +27,19 @@ pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 & !4095;
 /// Configures and opens a [`Wal`].
 ///
 /// ```
+/// use std::sync::Arc;
 /// use wal_core::{FsyncSchedule, ReadConsistency, Wal};
-/// # fn backend() -> std::sync::Arc<dyn wal_core::Backend> { unimplemented!() }
+///
 /// # fn main() -> wal_core::Result<()> {
-/// # if false {
+/// # let dir = tempfile::tempdir().unwrap();
 /// let wal = Wal::builder()
-///     .dir("/var/lib/myapp/wal")
-///     .backend(backend())
+///     .dir(dir.path())
+///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
 ///     .fsync(FsyncSchedule::SyncEach)
 ///     .consistency(ReadConsistency::AtLeastOnce { persist_every: 100 })
+///     .segment_size(8 << 20)
 ///     .open()?;
-/// # }
+/// # drop(wal);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -45,6 +47,8 @@ pub struct WalBuilder {
     dir: Option<PathBuf>,
     backend: Option<Arc<dyn Backend>>,
     opts: Options,
+    /// `max_entry_size` was set by the user (else it shrinks to fit small segments).
+    max_entry_set: bool,
 }
 
 impl WalBuilder {
@@ -84,10 +88,11 @@ impl WalBuilder {
         self
     }
 
-    /// Largest entry accepted (default 16 MiB); larger appends fail with
-    /// [`Error::EntryTooLarge`]. An entry must fit in one segment.
+    /// Largest entry accepted (default 16 MiB, or less if that does not fit in a segment);
+    /// larger appends fail with [`Error::EntryTooLarge`]. An entry must fit in one segment.
     pub fn max_entry_size(mut self, bytes: usize) -> Self {
         self.opts.max_entry_size = bytes;
+        self.max_entry_set = true;
         self
     }
 
@@ -133,7 +138,10 @@ impl WalBuilder {
         let backend = self.backend.ok_or_else(|| {
             Error::Config("no backend: call `.backend(..)` (the `wal` crate picks one)".into())
         })?;
-        let opts = self.opts;
+        let mut opts = self.opts;
+        if !self.max_entry_set {
+            opts.max_entry_size = opts.max_entry_size.min(largest_entry(opts.segment_size));
+        }
         validate(&opts)?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
         let lock_file = lock_dir(&dir)?;
@@ -185,6 +193,15 @@ impl WalBuilder {
             lock_file: Some(lock_file),
         })
     }
+}
+
+/// The largest entry a segment of `segment_size` bytes holds after its header and a topic
+/// definition.
+fn largest_entry(segment_size: u64) -> usize {
+    let room = segment_size.saturating_sub(
+        (SEGMENT_HEADER_LEN + 2 * record_size(MAX_TOPIC_NAME_LEN) + RECORD_HEADER_LEN) as u64,
+    );
+    (room as usize) & !(RECORD_ALIGN - 1)
 }
 
 fn validate(o: &Options) -> Result<()> {

@@ -61,7 +61,6 @@ pub enum ReadConsistency {
     },
 }
 
-
 /// What recovery does with damage that is not a torn tail.
 ///
 /// A torn tail (damage after the last point the last segment was known durable, as after a

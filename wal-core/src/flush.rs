@@ -166,10 +166,12 @@ impl Shared {
     pub(crate) fn wait_durable_lsn(&self, lsn: u64) -> Result<()> {
         let mut p = lock(&self.commit.progress);
         loop {
-            self.check_poison()?;
+            // Data synced before a failure stays durable; only what is not yet durable
+            // is refused once the log is poisoned.
             if p.durable_lsn >= lsn {
                 return Ok(());
             }
+            self.check_poison()?;
             if !p.flush_in_flight {
                 p.flush_in_flight = true;
                 drop(p);

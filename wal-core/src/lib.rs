@@ -4,6 +4,24 @@
 //! This crate holds the on-disk format, topics, the append and read paths, recovery and
 //! the background flush loop, and the traits a storage backend implements:
 //! [`Storage`], [`Flusher`] and [`Backend`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use wal_core::{FsyncSchedule, Wal};
+//!
+//! # fn main() -> wal_core::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let wal = Wal::builder()
+//!     .dir(dir.path())
+//!     .backend(Arc::new(wal_backend_std::StdBackend::default()))
+//!     .fsync(FsyncSchedule::SyncEach)
+//!     .open()?;
+//! assert_eq!(wal.append_for_topic("events", b"hello")?, 0);
+//! assert_eq!(wal.read_next("events", true)?.unwrap().data, b"hello");
+//! # Ok(()) }
+//! ```
+//!
+//! See `ARCHITECTURE.md` for how the pieces fit, and `docs/format.md` for the bytes on disk.
 
 mod background;
 pub mod builder;

@@ -210,8 +210,7 @@ fn drop_unwritten_tail_segments(
     loaded: &mut Vec<(u64, PathBuf, Arc<dyn Storage>)>,
 ) -> Result<()> {
     while let Some((_, path, storage)) = loaded.last() {
-        let buf = read_all(&**storage, path)?;
-        if buf.iter().any(|&b| b != 0) {
+        if !is_all_zero(&**storage, path)? {
             break;
         }
         tracing::info!(path = %path.display(), "removing a segment that was created but never written");
@@ -225,6 +224,42 @@ fn drop_unwritten_tail_segments(
             .map_err(|e| Error::io("sync directory", dir, None, e))?;
     }
     Ok(())
+}
+
+/// `true` if the file holds no non-zero byte. Reads block by block and stops at the first
+/// non-zero one, which for a written segment is in its first block.
+fn is_all_zero(storage: &dyn Storage, path: &Path) -> Result<bool> {
+    let len = storage
+        .len()
+        .map_err(|e| Error::io("stat", path, None, e))?;
+    let mut block = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    while pos < len {
+        let n = block.len().min((len - pos) as usize);
+        read_exact_at(storage, pos, &mut block[..n])
+            .map_err(|e| Error::io("read", path, Some(pos), e))?;
+        if last_nonzero(&block[..n]).is_some() {
+            return Ok(false);
+        }
+        pos += n as u64;
+    }
+    Ok(true)
+}
+
+/// The index just past the last non-zero byte of `buf`, if any. Checks 4 KiB blocks from
+/// the end first (a loop the compiler vectorises), since segments end in long zero runs.
+fn last_nonzero(buf: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 4096;
+    let mut end = buf.len();
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let block = &buf[start..end];
+        if !block.iter().all(|&b| b == 0) {
+            return block.iter().rposition(|&b| b != 0).map(|i| start + i + 1);
+        }
+        end = start;
+    }
+    None
 }
 
 fn read_all(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
@@ -287,9 +322,10 @@ fn scan(buf: &[u8], id: u64, is_last: bool, base_lsn: u64, replay: &mut Replayer
             }
             Err(e) => e,
         };
-        let dirty_end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        let dirty_end = last_nonzero(buf).unwrap_or(0);
         let cut = batch_start.unwrap_or(pos);
-        if err == RecordError::Zero && dirty_end <= pos {
+        if dirty_end <= pos {
+            // Nothing but zeros from here (a full segment ends with `Truncated`).
             // Clean end, unless a batch is missing its last record.
             return match (batch_start, is_last) {
                 (None, _) => Outcome::Clean { end: pos },
@@ -352,11 +388,7 @@ fn set_aside(
     buf: &[u8],
     pos: usize,
 ) -> Result<()> {
-    let dirty_end = buf
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |i| i + 1)
-        .max(pos);
+    let dirty_end = last_nonzero(buf).unwrap_or(0).max(pos);
     let name = format!(
         "{}.from-{pos}{DAMAGED_SUFFIX}",
         path.file_name()
@@ -530,5 +562,21 @@ impl Replayer {
             t.persisted_cursor = t.persisted_cursor.min(clamped);
         }
         (self.topics, self.list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_nonzero_finds_the_end_of_data() {
+        assert_eq!(last_nonzero(&[]), None);
+        assert_eq!(last_nonzero(&[0; 10_000]), None);
+        for at in [0, 1, 4095, 4096, 9_999] {
+            let mut buf = vec![0u8; 10_000];
+            buf[at] = 1;
+            assert_eq!(last_nonzero(&buf), Some(at + 1), "at {at}");
+        }
     }
 }

@@ -1,1 +1,71 @@
-fn main() {}
+//! Project chores, run as `cargo xtask <task>` (aliased in `.cargo/config.toml`).
+//!
+//! - `bench [ARGS]`: builds `wal-bench` in release mode and runs it (`--smoke` for a quick
+//!   check, `--dir PATH` for where the logs go).
+//! - `ci`: the checks CI runs (`.ci/run` calls the same commands).
+
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line program reports on stdout"
+)]
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let rest: Vec<String> = args.collect();
+    match task.as_deref() {
+        Some("bench") => cargo(
+            &[
+                &["run", "--release", "--quiet", "-p", "wal-bench", "--"],
+                &strs(&rest)[..],
+            ]
+            .concat(),
+        ),
+        Some("ci") => ci(),
+        _ => {
+            println!("usage: cargo xtask <task>\n\ntasks:\n  bench [--smoke] [--dir PATH]   run the benchmark workloads\n  ci                             fmt, clippy and tests, as CI runs them");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn ci() -> ExitCode {
+    let steps: [&[&str]; 3] = [
+        &["fmt", "--all", "--check"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &["test", "--workspace"],
+    ];
+    for step in steps {
+        let code = cargo(step);
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn cargo(args: &[&str]) -> ExitCode {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("$ cargo {}", args.join(" "));
+    match Command::new(cargo).args(args).status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => ExitCode::from(s.code().map_or(1, |c| c.clamp(1, 255) as u8)),
+        Err(e) => {
+            eprintln!("xtask: could not run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

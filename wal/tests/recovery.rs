@@ -1,0 +1,315 @@
+//! Recovery: torn tails are cut at any byte, damage to durable data is reported with file
+//! and offset (or tolerated under `RecoveryMode::PointInTime`), batches are all or nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use wal::{Error, FsyncSchedule, RecoveryMode, Wal, WalBuilder};
+use wal_core::format::{decode_header, record_size, RecordKind, SEGMENT_HEADER_LEN};
+
+const SEGMENT: u64 = 64 * 1024;
+
+fn builder(dir: &Path) -> WalBuilder {
+    Wal::builder().dir(dir).segment_size(SEGMENT)
+}
+
+fn segment_path(dir: &Path) -> PathBuf {
+    dir.join("00000000000000000001.wal")
+}
+
+/// (position, size, kind) of every record in a segment file.
+fn records(path: &Path) -> Vec<(usize, usize, RecordKind)> {
+    let buf = fs::read(path).unwrap();
+    let mut pos = SEGMENT_HEADER_LEN;
+    let mut out = Vec::new();
+    while let Ok(h) = decode_header(&buf[pos..]) {
+        let size = record_size(h.len as usize);
+        out.push((pos, size, h.kind));
+        pos += size;
+    }
+    out
+}
+
+fn entry_records(path: &Path) -> Vec<(usize, usize)> {
+    records(path)
+        .into_iter()
+        .filter(|r| r.2 == RecordKind::Entry)
+        .map(|(p, s, _)| (p, s))
+        .collect()
+}
+
+fn payload(i: u64) -> Vec<u8> {
+    (0..(i as usize * 7 + 5))
+        .map(|j| (j as u64 * 31 + i) as u8)
+        .collect()
+}
+
+/// Appends `n` entries durably (one sync each) and drops the log without a clean close,
+/// so the last record in the file is the last entry.
+fn write_entries(dir: &Path, schedule: FsyncSchedule, n: u64) {
+    let wal = builder(dir).fsync(schedule).open().unwrap();
+    for i in 0..n {
+        assert_eq!(wal.append_for_topic("t", &payload(i)).unwrap(), i);
+    }
+    wal.sync().unwrap();
+    wal.abandon();
+}
+
+fn read_all(wal: &Wal, topic: &str) -> Vec<wal::Entry> {
+    wal.batch_read_for_topic(topic, usize::MAX, false).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+fn assert_entries(wal: &Wal, n: u64) {
+    let got = read_all(wal, "t");
+    assert_eq!(got.len() as u64, n);
+    for (i, e) in got.iter().enumerate() {
+        assert_eq!(e.offset, i as u64);
+        assert_eq!(e.data, payload(i as u64), "entry {i} damaged");
+    }
+}
+
+#[test]
+fn last_record_torn_at_every_byte_keeps_every_complete_record() {
+    let src = tempfile::tempdir().unwrap();
+    write_entries(src.path(), FsyncSchedule::SyncEach, 6);
+    let entries = entry_records(&segment_path(src.path()));
+    let (last_pos, last_size) = *entries.last().unwrap();
+    let original = fs::read(segment_path(src.path())).unwrap();
+    for cut in last_pos..last_pos + last_size {
+        for garbage in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            copy_dir(src.path(), dir.path());
+            let mut bytes = original.clone();
+            for (k, b) in bytes[cut..last_pos + last_size + 64].iter_mut().enumerate() {
+                *b = if garbage {
+                    (k as u8).wrapping_mul(151).wrapping_add(7) | 1
+                } else {
+                    0
+                };
+            }
+            fs::write(segment_path(dir.path()), &bytes).unwrap();
+            let wal = builder(dir.path())
+                .open()
+                .unwrap_or_else(|e| panic!("cut at {cut} (garbage: {garbage}): {e}"));
+            assert_entries(&wal, 5);
+            // The log goes on from the cut: a new entry gets the next offset and survives.
+            assert_eq!(wal.append_for_topic("t", &payload(5)).unwrap(), 5);
+            wal.close().unwrap();
+            let wal = builder(dir.path()).open().unwrap();
+            assert_entries(&wal, 6);
+        }
+    }
+}
+
+#[test]
+fn untouched_log_recovers_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    write_entries(dir.path(), FsyncSchedule::SyncEach, 6);
+    let wal = builder(dir.path()).open().unwrap();
+    assert_entries(&wal, 6);
+}
+
+fn flip_byte_in_entry(dir: &Path, index: usize, delta: usize) -> u64 {
+    let path = segment_path(dir);
+    let (pos, _) = entry_records(&path)[index];
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[pos + delta] ^= 0x20;
+    fs::write(&path, &bytes).unwrap();
+    pos as u64
+}
+
+#[test]
+fn flipped_byte_in_an_earlier_record_is_reported_with_file_and_offset() {
+    for (schedule, clean_close) in [
+        (FsyncSchedule::SyncEach, false),
+        (FsyncSchedule::Milliseconds(60_000), true),
+        (FsyncSchedule::NoFsync, true),
+    ] {
+        for delta in [0, 5, 9, 30] {
+            let dir = tempfile::tempdir().unwrap();
+            let wal = builder(dir.path()).fsync(schedule).open().unwrap();
+            for i in 0..6 {
+                wal.append_for_topic("t", &payload(i)).unwrap();
+            }
+            if clean_close {
+                wal.close().unwrap();
+            } else {
+                wal.sync().unwrap();
+                wal.abandon();
+            }
+            let pos = flip_byte_in_entry(dir.path(), 2, delta);
+            let err = builder(dir.path()).open().unwrap_err();
+            match &err {
+                Error::Corrupt { path, offset, .. } => {
+                    assert_eq!(path, &segment_path(dir.path()), "{schedule:?}");
+                    assert_eq!(*offset, pos, "{schedule:?} delta {delta}");
+                }
+                other => panic!("{schedule:?} delta {delta}: expected Corrupt, got {other}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn point_in_time_mode_keeps_the_log_up_to_the_damage_and_saves_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    write_entries(dir.path(), FsyncSchedule::SyncEach, 6);
+    flip_byte_in_entry(dir.path(), 3, 30);
+    let wal = builder(dir.path())
+        .recovery_mode(RecoveryMode::PointInTime)
+        .open()
+        .unwrap();
+    assert_entries(&wal, 3);
+    assert_eq!(wal.append_for_topic("t", &payload(3)).unwrap(), 3);
+    wal.close().unwrap();
+    let saved: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".damaged"))
+        .collect();
+    assert_eq!(
+        saved.len(),
+        1,
+        "the damaged part is kept beside the log: {saved:?}"
+    );
+    // Strict mode now opens the repaired log cleanly.
+    let wal = builder(dir.path()).open().unwrap();
+    assert_entries(&wal, 4);
+}
+
+#[test]
+fn torn_batch_is_all_or_nothing() {
+    let src = tempfile::tempdir().unwrap();
+    {
+        let wal = builder(src.path())
+            .fsync(FsyncSchedule::SyncEach)
+            .open()
+            .unwrap();
+        wal.append_for_topic("t", &payload(0)).unwrap();
+        let batch: Vec<Vec<u8>> = (1..6).map(payload).collect();
+        let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        assert_eq!(wal.batch_append_for_topic("t", &refs).unwrap(), 1..6);
+        wal.abandon();
+    }
+    let entries = entry_records(&segment_path(src.path()));
+    let original = fs::read(segment_path(src.path())).unwrap();
+    // Tear inside each record of the batch, and also drop just the last record whole.
+    for (i, &(pos, size)) in entries.iter().enumerate().skip(1) {
+        for cut in [pos, pos + size / 2, pos + size - 1] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = original.clone();
+            bytes[cut..].iter_mut().for_each(|b| *b = 0);
+            fs::write(segment_path(dir.path()), &bytes).unwrap();
+            let wal = builder(dir.path()).open().unwrap();
+            assert_entries(&wal, 1);
+            assert_eq!(
+                wal.get_topic_entry_count("t"),
+                1,
+                "batch record {i} cut at {cut}"
+            );
+        }
+    }
+}
+
+#[test]
+fn damage_in_a_sealed_segment_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let wal = builder(dir.path())
+            .fsync(FsyncSchedule::NoFsync)
+            .open()
+            .unwrap();
+        let big = vec![7u8; 10_000];
+        for _ in 0..20 {
+            wal.append_for_topic("t", &big).unwrap();
+        }
+        wal.close().unwrap();
+    }
+    assert!(dir.path().join("00000000000000000002.wal").exists());
+    // Tear the tail of the first (sealed) segment: that is damage, not a torn tail.
+    let path = segment_path(dir.path());
+    let (pos, _) = *entry_records(&path).last().unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[pos + 40] ^= 1;
+    fs::write(&path, &bytes).unwrap();
+    match builder(dir.path()).open() {
+        Err(Error::Corrupt {
+            path: p, offset, ..
+        }) => {
+            assert_eq!(p, path);
+            assert_eq!(offset, pos as u64);
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn segments_created_but_never_written_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    write_entries(dir.path(), FsyncSchedule::SyncEach, 3);
+    fs::write(dir.path().join("00000000000000000002.wal"), vec![0u8; 4096]).unwrap();
+    let wal = builder(dir.path()).open().unwrap();
+    assert_entries(&wal, 3);
+    assert!(!dir.path().join("00000000000000000002.wal").exists());
+}
+
+#[test]
+fn reopen_many_times_across_segments_keeps_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = 0u64;
+    for round in 0..5 {
+        let wal = builder(dir.path())
+            .fsync(FsyncSchedule::Milliseconds(1))
+            .open()
+            .unwrap();
+        for i in 0..300 {
+            let off = wal.append_for_topic("t", &payload(expected % 50)).unwrap();
+            assert_eq!(off, expected, "round {round} entry {i}");
+            expected += 1;
+        }
+        wal.close().unwrap();
+    }
+    let wal = builder(dir.path()).open().unwrap();
+    let got = read_all(&wal, "t");
+    assert_eq!(got.len() as u64, expected);
+    for (i, e) in got.iter().enumerate() {
+        assert_eq!(e.data, payload(i as u64 % 50));
+    }
+}
+
+#[test]
+fn a_segment_filled_to_its_last_byte_recovers() {
+    // 32-byte header + 32-byte topic definition + 2 entries of 24 + 4040 bytes = 8192.
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Wal::builder()
+            .dir(dir.path())
+            .segment_size(8192)
+            .open()
+            .unwrap()
+    };
+    let wal = open();
+    for i in 0..5u8 {
+        wal.append_for_topic("t", &[i; 4040]).unwrap();
+    }
+    wal.close().unwrap();
+    let first = fs::read(segment_path(dir.path())).unwrap();
+    assert_ne!(
+        first[8192 - 1],
+        0,
+        "the first segment is full to its last byte"
+    );
+    let wal = open();
+    let got = read_all(&wal, "t");
+    assert_eq!(got.len(), 5);
+    for (i, e) in got.iter().enumerate() {
+        assert_eq!(e.data, vec![i as u8; 4040]);
+    }
+}
