@@ -197,6 +197,7 @@ impl Shared {
     /// One flush: write what is pending, then sync every dirty storage in one call to the
     /// backend's flusher. Returns the LSN that is now durable.
     fn flush_cycle(&self) -> Result<u64> {
+        let started = std::time::Instant::now();
         self.write_pending()?;
         let (requests, written, entries) = {
             let mut io = lock(&self.io);
@@ -231,6 +232,7 @@ impl Shared {
             }
         }
         self.stats.flushes.inc();
+        self.stats.flush_latency.record(started.elapsed());
         self.stats.flushed_storages.add(requests.len() as u64);
         self.stats.max_entries_per_flush.max(entries);
         Ok(written)

@@ -21,6 +21,51 @@ impl Counter {
     }
 }
 
+/// A histogram of durations in power-of-two microsecond buckets: cheap to record from
+/// any thread, precise to a factor of two, which is what a p50/p99 needs.
+#[derive(Debug)]
+pub(crate) struct Histogram {
+    buckets: [AtomicU64; 32],
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Histogram {
+    pub fn record(&self, d: std::time::Duration) {
+        let us = d.as_micros().min(u128::from(u64::MAX)) as u64;
+        let bucket = (64 - us.leading_zeros() as usize).min(31);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The upper bound (µs) of the bucket holding quantile `q` (0 when empty).
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((total as f64 * q).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return if i == 0 { 1 } else { 1u64 << i };
+            }
+        }
+        1u64 << 31
+    }
+}
+
 /// The live counters of one log.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -33,6 +78,7 @@ pub(crate) struct Counters {
     pub flush_errors: Counter,
     pub max_entries_per_flush: Counter,
     pub segments_created: Counter,
+    pub flush_latency: Histogram,
 }
 
 /// A snapshot of a log's counters since it was opened.
@@ -57,6 +103,10 @@ pub struct Stats {
     pub max_entries_per_flush: u64,
     /// Segment files created.
     pub segments_created: u64,
+    /// Median time of a flush (write + sync), in microseconds, to within a factor of two.
+    pub flush_p50_us: u64,
+    /// 99th percentile time of a flush, in microseconds, to within a factor of two.
+    pub flush_p99_us: u64,
 }
 
 impl Stats {
@@ -82,6 +132,27 @@ impl Counters {
             flush_errors: self.flush_errors.get(),
             max_entries_per_flush: self.max_entries_per_flush.get(),
             segments_created: self.segments_created.get(),
+            flush_p50_us: self.flush_latency.quantile_us(0.5),
+            flush_p99_us: self.flush_latency.quantile_us(0.99),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn quantiles_land_in_the_right_bucket() {
+        let h = Histogram::default();
+        assert_eq!(h.quantile_us(0.5), 0);
+        for _ in 0..98 {
+            h.record(Duration::from_micros(100));
+        }
+        h.record(Duration::from_millis(5));
+        h.record(Duration::from_millis(5));
+        assert_eq!(h.quantile_us(0.5), 128);
+        assert_eq!(h.quantile_us(0.99), 8192);
     }
 }

@@ -27,6 +27,7 @@ use std::io;
 use wal_core::Storage;
 
 pub mod conformance;
+pub mod crash;
 pub mod faulty;
 
 /// Expands to a module `storage_conformance` with one `#[test]` per storage property.

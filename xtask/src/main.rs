@@ -2,6 +2,8 @@
 //!
 //! - `bench [ARGS]`: builds `wal-bench` in release mode and runs it (`--smoke` for a quick
 //!   check, `--dir PATH` for where the logs go).
+//! - `crash [--rounds N] [--seed S] [--dir PATH]`: the kill -9 crash loop; prints a
+//!   summary and fails on any lost acknowledged entry.
 //! - `ci`: the checks CI runs (`.ci/run` calls the same commands).
 
 #![allow(
@@ -23,9 +25,26 @@ fn main() -> ExitCode {
             ]
             .concat(),
         ),
+        Some("crash") => cargo(
+            &[
+                &[
+                    "run",
+                    "--release",
+                    "--quiet",
+                    "-p",
+                    "wal-testkit",
+                    "--bin",
+                    "wal-crash",
+                    "--",
+                    "loop",
+                ],
+                &strs(&rest)[..],
+            ]
+            .concat(),
+        ),
         Some("ci") => ci(),
         _ => {
-            println!("usage: cargo xtask <task>\n\ntasks:\n  bench [--smoke] [--dir PATH]   run the benchmark workloads\n  ci                             fmt, clippy and tests, as CI runs them");
+            println!("usage: cargo xtask <task>\n\ntasks:\n  bench [--smoke] [--dir PATH]   run the benchmark workloads\n  crash [--rounds N] [--seed S]  kill -9 a writing child N times, check every acknowledged entry\n  ci                             fmt, clippy and tests, as CI runs them");
             ExitCode::from(2)
         }
     }
