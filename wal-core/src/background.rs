@@ -151,12 +151,17 @@ impl Shared {
         let mut failed = Vec::new();
         for &id in &ready {
             let path = self.dir.join(segment_file_name(id));
-            if let Err(e) = self.backend.remove(&path) {
+            let removed = match self.backend.remove(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()), // done by an earlier try
+                other => other,
+            };
+            if let Err(e) = removed {
                 tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
                 failed.push(id);
             }
         }
         if let Err(e) = self.backend.sync_dir(&self.dir) {
+            // Retry all: removing an already removed file is a no-op, then the sync runs again.
             tracing::warn!(error = %e, "could not sync the directory after deleting segments; will retry");
             failed = ready;
         }
@@ -178,7 +183,11 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
         FsyncSchedule::Milliseconds(n) => (Duration::from_millis(n.max(1)), true),
         FsyncSchedule::SyncEach | FsyncSchedule::NoFsync => (shared.opts.write_interval, false),
     };
-    let housekeeping_every = shared.opts.idle_handle_timeout.min(Duration::from_secs(1));
+    // Never more often than every 10 ms, whatever the idle timeout: the loop must not spin.
+    let housekeeping_every = shared
+        .opts
+        .idle_handle_timeout
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut next_tick = Instant::now() + tick;
     let mut next_housekeeping = Instant::now() + housekeeping_every;
     loop {

@@ -145,10 +145,10 @@ impl WalBuilder {
         validate(&opts)?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
         let lock_file = lock_dir(&dir)?;
-        let rec = recover(&dir, &*backend, opts.segment_size, opts.recovery)?;
+        let mut rec = recover(&dir, &*backend, opts.segment_size, opts.recovery)?;
         let lsn = rec.active.base_lsn + rec.active.end;
         let pool = HandlePool::default();
-        for (id, storage) in rec.handles {
+        for (id, storage) in std::mem::take(&mut rec.handles) {
             pool.insert(id, storage);
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
@@ -184,6 +184,7 @@ impl WalBuilder {
             dir,
             opts,
         });
+        shared.redeclare(&rec.undeclared)?;
         let thread = background::spawn(shared.clone(), rx)
             .map_err(|e| Error::io("spawn flush thread", &shared.dir, None, e))?;
         tracing::debug!(dir = %shared.dir.display(), backend = shared.backend.name(), "opened log");

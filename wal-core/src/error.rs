@@ -157,10 +157,6 @@ pub enum Error {
         /// The failure that poisoned the log.
         cause: Arc<Error>,
     },
-
-    /// The log is shutting down.
-    #[error("the log is closed")]
-    Closed,
 }
 
 impl Error {
@@ -175,6 +171,16 @@ impl Error {
             path: path.into(),
             offset,
             source,
+        }
+    }
+
+    /// The file and byte offset of damage ([`Error::Corrupt`], [`Error::ChecksumMismatch`]).
+    pub fn damage_location(&self) -> Option<(&std::path::Path, u64)> {
+        match self {
+            Self::Corrupt { path, offset, .. } | Self::ChecksumMismatch { path, offset, .. } => {
+                Some((path, *offset))
+            }
+            _ => None,
         }
     }
 

@@ -127,8 +127,11 @@ pub enum RecordError {
     Zero,
     /// Fewer bytes remain than the record needs.
     Truncated,
-    /// The header is malformed (unknown kind, flags, or an impossible length).
+    /// The header is malformed (unknown kind or flags).
     Malformed(String),
+    /// The record is well formed and its checksum matches, but it contradicts what came
+    /// before it (an unknown topic, an offset out of sequence, an interrupted batch).
+    Invalid(String),
     /// The checksum does not match.
     Checksum {
         /// Stored checksum.
@@ -238,6 +241,12 @@ pub fn decode_segment_header(buf: &[u8]) -> Result<SegmentHeader, HeaderError> {
     let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
     if version != FORMAT_VERSION {
         return Err(HeaderError::Version(version));
+    }
+    let header_len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+    if header_len as usize != SEGMENT_HEADER_LEN {
+        return Err(HeaderError::Foreign(format!(
+            "header length {header_len}, expected {SEGMENT_HEADER_LEN}"
+        )));
     }
     let mut id = [0u8; 8];
     id.copy_from_slice(&h[16..24]);

@@ -26,6 +26,9 @@ pub(crate) struct Recovered {
     pub active: ActiveSegment,
     /// Handles opened while scanning, for the pool.
     pub handles: Vec<(u64, Arc<dyn Storage>)>,
+    /// Topics the active segment does not declare (its preamble was cut with a torn tail):
+    /// they are declared again, so that the segment stays self-describing.
+    pub undeclared: Vec<u32>,
 }
 
 /// How the scan of one segment ended.
@@ -35,8 +38,14 @@ enum Outcome {
     Clean { end: usize },
     /// A torn tail: records up to `cut` are good, bytes in `cut..dirty_end` are debris.
     Torn { cut: usize, dirty_end: usize },
-    /// Damage at `pos` that is not a torn tail.
-    Damage { pos: usize, reason: String },
+    /// Damage at `pos` that is not a torn tail. Records before `cut` are whole (`cut` is
+    /// before `pos` when the damage interrupts a batch, which then counts for nothing).
+    Damage {
+        pos: usize,
+        cut: usize,
+        error: RecordError,
+        proof: Option<usize>,
+    },
 }
 
 /// Decodes the entry record at the start of `buf` (read from `pos` in segment `segment`)
@@ -79,11 +88,34 @@ fn record_error(path: &Path, pos: u64, e: RecordError) -> Error {
     }
 }
 
+/// The error for damage at `pos`; `proof` is the record showing the spot was durable.
+fn damage_error(path: &Path, pos: usize, error: RecordError, proof: Option<usize>) -> Error {
+    match (error, proof) {
+        (RecordError::Checksum { expected, got }, _) => Error::ChecksumMismatch {
+            path: path.to_owned(),
+            offset: pos as u64,
+            expected,
+            got,
+        },
+        (other, proof) => Error::Corrupt {
+            path: path.to_owned(),
+            offset: pos as u64,
+            reason: match proof {
+                Some(q) => format!(
+                    "{} (the record at {q} shows this part had been made durable)",
+                    describe(&other)
+                ),
+                None => describe(&other),
+            },
+        },
+    }
+}
+
 fn describe(e: &RecordError) -> String {
     match e {
         RecordError::Zero => "unwritten space where a record was expected".into(),
         RecordError::Truncated => "record runs past the end of the segment".into(),
-        RecordError::Malformed(m) => m.clone(),
+        RecordError::Malformed(m) | RecordError::Invalid(m) => m.clone(),
         RecordError::Checksum { expected, got } => {
             format!("checksum mismatch: stored {expected:#010x}, computed {got:#010x}")
         }
@@ -114,66 +146,82 @@ pub(crate) fn recover(
     let mut segments = BTreeMap::new();
     let mut handles = Vec::new();
     let mut base_lsn = 0u64;
-    let mut active = None;
+    let mut active: Option<ActiveSegment> = None;
     let count = loaded.len();
     for (i, (id, path, storage)) in loaded.into_iter().enumerate() {
+        if let Some(prev) = &active {
+            if id != prev.id + 1 {
+                let missing = dir.join(segment_file_name(prev.id + 1));
+                let reason = format!(
+                    "segment {} is missing between {} and {id}",
+                    prev.id + 1,
+                    prev.id
+                );
+                if mode == RecoveryMode::Strict {
+                    return Err(Error::Corrupt {
+                        path: missing,
+                        offset: 0,
+                        reason,
+                    });
+                }
+                tracing::warn!(%reason, "keeping the log up to the gap and setting the rest aside");
+                for later in &ids[i..] {
+                    set_aside_file(dir, backend, *later)?;
+                }
+                break;
+            }
+        }
         let is_last = i + 1 == count;
         let buf = read_all(&*storage, &path)?;
         check_header(&buf, id, &path)?;
+        replay.begin_segment();
         let outcome = scan(&buf, id, is_last, base_lsn, &mut replay);
-        let end = match outcome {
-            Outcome::Clean { end } => end,
+        let (end, stop) = match outcome {
+            Outcome::Clean { end } => (end, false),
             Outcome::Torn { cut, dirty_end } => {
                 tracing::info!(path = %path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
                 replay.discard_staged();
                 erase(&*storage, &path, cut, dirty_end)?;
-                cut
+                (cut, false)
             }
-            Outcome::Damage { pos, reason } => {
+            Outcome::Damage {
+                pos,
+                cut,
+                error,
+                proof,
+            } => {
                 if mode == RecoveryMode::Strict {
-                    return Err(Error::Corrupt {
-                        path,
-                        offset: pos as u64,
-                        reason,
-                    });
+                    return Err(damage_error(&path, pos, error, proof));
                 }
-                tracing::warn!(path = %path.display(), pos, %reason, "damage: keeping the log up to it and setting the rest aside");
+                let err = damage_error(&path, pos, error, proof);
+                tracing::warn!(error = %err, "keeping the log up to the damage and setting the rest aside");
                 replay.discard_staged();
-                set_aside(dir, backend, &*storage, &path, &buf, pos)?;
+                set_aside(dir, backend, &*storage, &path, &buf, cut)?;
                 for later in &ids[i + 1..] {
                     set_aside_file(dir, backend, *later)?;
                 }
-                let len = buf.len() as u64;
-                segments.insert(id, SegmentMeta { path, base_lsn });
-                handles.push((id, storage.clone()));
-                active = Some(ActiveSegment {
-                    id,
-                    storage,
-                    base_lsn,
-                    capacity: len,
-                    end: pos as u64,
-                });
-                break;
+                (cut, true)
             }
         };
         let len = buf.len() as u64;
         segments.insert(id, SegmentMeta { path, base_lsn });
         handles.push((id, storage.clone()));
-        if is_last {
-            active = Some(ActiveSegment {
-                id,
-                storage,
-                base_lsn,
-                capacity: len,
-                end: end as u64,
-            });
-        }
+        active = Some(ActiveSegment {
+            id,
+            storage,
+            base_lsn,
+            capacity: len,
+            end: end as u64,
+        });
         base_lsn += len;
+        if stop {
+            break;
+        }
     }
     let active = match active {
         Some(a) => a,
         None => {
-            let id = ids.last().map_or(1, |last| last + 1);
+            let id = 1;
             let a = create_first_segment(dir, backend, id, segment_size)?;
             segments.insert(
                 id,
@@ -192,8 +240,10 @@ pub(crate) fn recover(
         .storage
         .sync()
         .map_err(|e| Error::io("sync", dir.join(segment_file_name(active.id)), None, e))?;
+    let undeclared = replay.undeclared_in_segment();
     let (topics, topic_list) = replay.finish();
     Ok(Recovered {
+        undeclared,
         topics,
         topic_list,
         segments,
@@ -309,7 +359,13 @@ fn scan(buf: &[u8], id: u64, is_last: bool, base_lsn: u64, replay: &mut Replayer
         let err = match decode_record(&buf[pos..], id) {
             Ok((h, payload)) => {
                 if let Err(reason) = replay.apply(id, base_lsn, pos as u32, &h, payload) {
-                    return Outcome::Damage { pos, reason };
+                    let cut = batch_start.unwrap_or(pos);
+                    return Outcome::Damage {
+                        pos,
+                        cut,
+                        error: RecordError::Invalid(reason),
+                        proof: None,
+                    };
                 }
                 if h.flags & FLAG_BATCH != 0 {
                     batch_start.get_or_insert(pos);
@@ -335,25 +391,21 @@ fn scan(buf: &[u8], id: u64, is_last: bool, base_lsn: u64, replay: &mut Replayer
                 },
                 (Some(start), false) => Outcome::Damage {
                     pos: start,
-                    reason: "a batch is missing its last record".into(),
+                    cut: start,
+                    error: RecordError::Invalid("a batch is missing its last record".into()),
+                    proof: None,
                 },
             };
         }
-        if let Some(proof) = durable_record_after(buf, id, pos, dirty_end) {
-            return Outcome::Damage {
-                pos,
-                reason: format!(
-                    "{} (the record at {proof} shows this part had been made durable)",
-                    describe(&err)
-                ),
-            };
-        }
-        if is_last {
+        let proof = durable_record_after(buf, id, pos, dirty_end);
+        if proof.is_none() && is_last {
             return Outcome::Torn { cut, dirty_end };
         }
         return Outcome::Damage {
             pos,
-            reason: describe(&err),
+            cut,
+            error: err,
+            proof,
         };
     }
 }
@@ -389,13 +441,11 @@ fn set_aside(
     pos: usize,
 ) -> Result<()> {
     let dirty_end = last_nonzero(buf).unwrap_or(0).max(pos);
-    let name = format!(
-        "{}.from-{pos}{DAMAGED_SUFFIX}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    );
-    let copy_path = dir.join(name);
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let copy_path = free_name(dir, &format!("{stem}.from-{pos}"));
     let copy = backend
         .create(&copy_path, (dirty_end - pos) as u64)
         .map_err(|e| Error::io("save damaged data", &copy_path, None, e))?;
@@ -408,10 +458,23 @@ fn set_aside(
     erase(storage, path, pos, dirty_end)
 }
 
+/// `dir/<stem>.damaged`, or `dir/<stem>.<n>.damaged` with the first `n` not taken, so
+/// that setting aside never overwrites what an earlier recovery set aside.
+fn free_name(dir: &Path, stem: &str) -> PathBuf {
+    let first = dir.join(format!("{stem}{DAMAGED_SUFFIX}"));
+    if !first.exists() {
+        return first;
+    }
+    (1u32..)
+        .map(|n| dir.join(format!("{stem}.{n}{DAMAGED_SUFFIX}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
 /// Renames a whole later segment aside (it follows damage, so its data cannot be used).
 fn set_aside_file(dir: &Path, backend: &dyn Backend, id: u64) -> Result<()> {
     let from = dir.join(segment_file_name(id));
-    let to = dir.join(format!("{}{DAMAGED_SUFFIX}", segment_file_name(id)));
+    let to = free_name(dir, &segment_file_name(id));
     std::fs::rename(&from, &to).map_err(|e| Error::io("set aside segment", &from, None, e))?;
     backend
         .sync_dir(dir)
@@ -451,6 +514,8 @@ struct Replayer {
     /// (segment, base LSN, position, length) of the current batch's entries.
     staged: Vec<(u64, u64, u32, u32)>,
     staged_topic: u32,
+    /// Topics declared by a `TopicDef` in the segment being scanned.
+    declared_here: std::collections::HashSet<u32>,
 }
 
 impl Replayer {
@@ -508,6 +573,17 @@ impl Replayer {
         }
     }
 
+    fn begin_segment(&mut self) {
+        self.declared_here.clear();
+    }
+
+    /// Known topics that the last scanned segment does not declare.
+    fn undeclared_in_segment(&self) -> Vec<u32> {
+        (0..self.list.len() as u32)
+            .filter(|id| !self.declared_here.contains(id))
+            .collect()
+    }
+
     fn topic_mut(&mut self, id: u32) -> Result<&mut TopicState, String> {
         self.list
             .get_mut(id as usize)
@@ -519,6 +595,7 @@ impl Replayer {
             std::str::from_utf8(payload).map_err(|_| "topic name is not UTF-8".to_string())?;
         validate_topic_name(name).map_err(|e| e.to_string())?;
         let id = h.topic as usize;
+        self.declared_here.insert(h.topic);
         if let Some(t) = self.list.get_mut(id) {
             if t.name != name {
                 return Err(format!(

@@ -165,9 +165,11 @@ impl Shared {
             .backend
             .create(&path, self.opts.segment_size)
             .map_err(|e| Error::io("create segment", &path, None, e))?;
-        self.backend
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("sync directory", &self.dir, None, e))?;
+        if let Err(e) = self.backend.sync_dir(&self.dir) {
+            // The file exists but its directory entry may not be durable: as with any
+            // failed sync, stop trusting the log until it is reopened.
+            return Err(self.poison(Error::io("sync directory", &self.dir, None, e)));
+        }
         tracing::debug!(segment = id, "rolled over to a new segment");
 
         // Seal the old segment: its last pending chunk (or an empty one) carries the mark.
@@ -226,6 +228,41 @@ impl Shared {
                 cap,
             );
             st.encode(RecordKind::Cursor, 0, t as u32, cursor, &[], 0, cap);
+        }
+        Ok(())
+    }
+
+    /// Declares topics `ids` again in the active segment (after a torn tail cut into its
+    /// preamble), so that the segment describes every topic it may hold entries of.
+    pub(crate) fn redeclare(&self, ids: &[u32]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut st = crate::wal::lock(&self.state);
+        let cap = self.opts.write_buffer;
+        for &id in ids {
+            let need = (record_size(st.topic_list[id as usize].name.len()) + record_size(0)) as u64;
+            let rolled = st.active.end + need > st.active.capacity;
+            self.ensure_room(&mut st, need)?;
+            if rolled {
+                return Ok(()); // the new segment's preamble declares every topic
+            }
+            let synced =
+                st.synced_in_active(self.durable_lsn.load(std::sync::atomic::Ordering::Acquire));
+            let (name, next, cursor) = {
+                let t = &st.topic_list[id as usize];
+                (t.name.clone(), t.next_offset, t.persisted_cursor)
+            };
+            st.encode(
+                RecordKind::TopicDef,
+                0,
+                id,
+                next,
+                name.as_bytes(),
+                synced,
+                cap,
+            );
+            st.encode(RecordKind::Cursor, 0, id, cursor, &[], synced, cap);
         }
         Ok(())
     }

@@ -6,9 +6,11 @@
 //!
 //! # Threading contract
 //! Every trait here is `Send + Sync`. The engine calls `write_at` for one storage from one
-//! thread at a time (the flush leader), but `read_at`, `len` and `sync` may be called
-//! concurrently with writes from other threads, on byte ranges that do not overlap a write
-//! in progress.
+//! thread at a time (whichever thread holds the engine's write lock: the background
+//! thread, a flush leader, an appender over the pending limit, or a reader that needs
+//! buffered data), but `read_at`, `len`, `sync` and `sync_range` may be called
+//! concurrently with writes from other threads, on byte ranges that do not overlap a
+//! write in progress.
 
 use std::any::Any;
 use std::fmt;

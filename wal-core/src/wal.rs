@@ -118,7 +118,7 @@ impl Wal {
     /// (the entry is consumed, and the cursor persisted as [`ReadConsistency`] says);
     /// without, it is a peek. `Ok(None)` when the topic has nothing more (or does not exist).
     pub fn read_next(&self, topic: &str, checkpoint: bool) -> Result<Option<Entry>> {
-        Ok(self.shared.read_at_cursor(topic, 0, checkpoint)?.pop())
+        Ok(self.shared.read_at_cursor(topic, None, checkpoint)?.pop())
     }
 
     /// Reads entries from the topic's cursor until the next one would take the payload
@@ -129,7 +129,8 @@ impl Wal {
         max_bytes: usize,
         checkpoint: bool,
     ) -> Result<Vec<Entry>> {
-        self.shared.read_at_cursor(topic, max_bytes, checkpoint)
+        self.shared
+            .read_at_cursor(topic, Some(max_bytes), checkpoint)
     }
 
     /// The number of entries ever appended to `topic` (its next offset); 0 for an unknown
@@ -285,12 +286,12 @@ impl Shared {
             })
     }
 
-    /// Reads from the topic's shared cursor: one entry when `max_bytes` is 0, else as many
-    /// as fit in `max_bytes` (at least one).
+    /// Reads from the topic's shared cursor: one entry when `budget` is `None`, else as
+    /// many as fit in `budget` payload bytes (at least one).
     pub(crate) fn read_at_cursor(
         &self,
         topic: &str,
-        max_bytes: usize,
+        budget: Option<usize>,
         checkpoint: bool,
     ) -> Result<Vec<Entry>> {
         let Some((id, consumer)) = ({
@@ -312,14 +313,12 @@ impl Shared {
             let mut offset = t.cursor;
             while let Some(loc) = t.locate(offset) {
                 bytes += loc.len as usize;
-                if !locs.is_empty() && bytes > max_bytes {
+                let over = budget.is_none_or(|max| bytes > max);
+                if !locs.is_empty() && over {
                     break;
                 }
                 locs.push(loc);
                 offset += 1;
-                if max_bytes == 0 {
-                    break;
-                }
             }
             (t.cursor, locs)
         };

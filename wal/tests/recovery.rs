@@ -146,13 +146,11 @@ fn flipped_byte_in_an_earlier_record_is_reported_with_file_and_offset() {
             }
             let pos = flip_byte_in_entry(dir.path(), 2, delta);
             let err = builder(dir.path()).open().unwrap_err();
-            match &err {
-                Error::Corrupt { path, offset, .. } => {
-                    assert_eq!(path, &segment_path(dir.path()), "{schedule:?}");
-                    assert_eq!(*offset, pos, "{schedule:?} delta {delta}");
-                }
-                other => panic!("{schedule:?} delta {delta}: expected Corrupt, got {other}"),
-            }
+            let (path, offset) = err.damage_location().unwrap_or_else(|| {
+                panic!("{schedule:?} delta {delta}: expected damage, got {err}")
+            });
+            assert_eq!(path, segment_path(dir.path()), "{schedule:?}");
+            assert_eq!(offset, pos, "{schedule:?} delta {delta}");
         }
     }
 }
@@ -239,15 +237,12 @@ fn damage_in_a_sealed_segment_is_reported() {
     let mut bytes = fs::read(&path).unwrap();
     bytes[pos + 40] ^= 1;
     fs::write(&path, &bytes).unwrap();
-    match builder(dir.path()).open() {
-        Err(Error::Corrupt {
-            path: p, offset, ..
-        }) => {
-            assert_eq!(p, path);
-            assert_eq!(offset, pos as u64);
-        }
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
+    let err = builder(dir.path()).open().unwrap_err();
+    assert_eq!(
+        err.damage_location(),
+        Some((path.as_path(), pos as u64)),
+        "{err}"
+    );
 }
 
 #[test]
@@ -312,4 +307,151 @@ fn a_segment_filled_to_its_last_byte_recovers() {
     for (i, e) in got.iter().enumerate() {
         assert_eq!(e.data, vec![i as u8; 4040]);
     }
+}
+
+fn damaged_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".damaged"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn point_in_time_inside_a_batch_drops_the_whole_batch_and_reopens_strictly() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let wal = builder(dir.path())
+            .fsync(FsyncSchedule::SyncEach)
+            .open()
+            .unwrap();
+        wal.append_for_topic("t", &payload(0)).unwrap();
+        let batch: Vec<Vec<u8>> = (1..5).map(payload).collect();
+        let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        wal.batch_append_for_topic("t", &refs).unwrap();
+        wal.append_for_topic("t", &payload(5)).unwrap();
+        wal.close().unwrap();
+    }
+    flip_byte_in_entry(dir.path(), 3, 30); // the third record of the batch
+    let wal = builder(dir.path())
+        .recovery_mode(RecoveryMode::PointInTime)
+        .open()
+        .unwrap();
+    assert_entries(&wal, 1);
+    assert_eq!(wal.append_for_topic("t", &payload(1)).unwrap(), 1);
+    wal.close().unwrap();
+    let wal = builder(dir.path()).open().unwrap();
+    assert_entries(&wal, 2);
+}
+
+#[test]
+fn point_in_time_twice_never_overwrites_what_was_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let sub = tempfile::tempdir().unwrap();
+        write_entries(sub.path(), FsyncSchedule::SyncEach, 6);
+        fs::copy(segment_path(sub.path()), segment_path(dir.path())).unwrap();
+        flip_byte_in_entry(dir.path(), 3, 30);
+        let wal = builder(dir.path())
+            .recovery_mode(RecoveryMode::PointInTime)
+            .open()
+            .unwrap();
+        assert_entries(&wal, 3);
+        wal.close().unwrap();
+    }
+    assert_eq!(
+        damaged_files(dir.path()).len(),
+        2,
+        "{:?}",
+        damaged_files(dir.path())
+    );
+}
+
+fn fill_three_segments(dir: &Path) {
+    let wal = builder(dir).fsync(FsyncSchedule::NoFsync).open().unwrap();
+    for i in 0..15u64 {
+        let topic = if i % 2 == 0 { "a" } else { "b" };
+        wal.append_for_topic(topic, &vec![i as u8 + 1; 10_000])
+            .unwrap();
+    }
+    wal.close().unwrap();
+    assert!(dir.join("00000000000000000003.wal").exists());
+}
+
+#[test]
+fn a_missing_segment_in_the_middle_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    fill_three_segments(dir.path());
+    let missing = dir.path().join("00000000000000000002.wal");
+    fs::remove_file(&missing).unwrap();
+    let err = builder(dir.path()).open().unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { path, .. } if *path == missing),
+        "{err}"
+    );
+}
+
+#[test]
+fn segments_deleted_from_the_front_leave_a_self_describing_log() {
+    // What retention will do: the first segment goes; topics, offsets and cursors come
+    // from the next segment's preamble.
+    let dir = tempfile::tempdir().unwrap();
+    fill_three_segments(dir.path());
+    let before = {
+        let wal = builder(dir.path()).open().unwrap();
+        (
+            wal.get_topic_entry_count("a"),
+            wal.get_topic_entry_count("b"),
+        )
+    };
+    fs::remove_file(segment_path(dir.path())).unwrap();
+    let wal = builder(dir.path()).open().unwrap();
+    assert_eq!(wal.topics(), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(
+        (
+            wal.get_topic_entry_count("a"),
+            wal.get_topic_entry_count("b")
+        ),
+        before
+    );
+    let first = wal.batch_read_for_topic("a", usize::MAX, false).unwrap();
+    assert!(
+        first[0].offset > 0,
+        "the oldest entries went with the segment"
+    );
+    assert_eq!(wal.append_for_topic("a", b"next").unwrap(), before.0);
+}
+
+#[test]
+fn a_torn_preamble_is_declared_again() {
+    let dir = tempfile::tempdir().unwrap();
+    fill_three_segments(dir.path());
+    // Cut the last segment right after its header: its preamble is gone.
+    let last = dir.path().join("00000000000000000003.wal");
+    let mut bytes = fs::read(&last).unwrap();
+    bytes[SEGMENT_HEADER_LEN..].iter_mut().for_each(|b| *b = 0);
+    fs::write(&last, &bytes).unwrap();
+    let counts = {
+        let wal = builder(dir.path()).open().unwrap();
+        let c = (
+            wal.get_topic_entry_count("a"),
+            wal.get_topic_entry_count("b"),
+        );
+        wal.close().unwrap();
+        c
+    };
+    // Without the first two segments, the third must still name both topics.
+    fs::remove_file(segment_path(dir.path())).unwrap();
+    fs::remove_file(dir.path().join("00000000000000000002.wal")).unwrap();
+    let wal = builder(dir.path()).open().unwrap();
+    assert_eq!(wal.topics(), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(
+        (
+            wal.get_topic_entry_count("a"),
+            wal.get_topic_entry_count("b")
+        ),
+        counts
+    );
 }
