@@ -44,6 +44,7 @@ pub struct FaultPlan {
     fail_write: Option<(u64, io::ErrorKind)>,
     short_write: Option<u64>,
     fail_create: Option<(u64, io::ErrorKind)>,
+    sync_delay: std::time::Duration,
 }
 
 impl FaultPlan {
@@ -70,6 +71,13 @@ impl FaultPlan {
     /// The `nth` write writes only a prefix of its buffer, then fails.
     pub fn short_write(mut self, nth: u64) -> Self {
         self.short_write = Some(nth);
+        self
+    }
+
+    /// Every sync sleeps this long first: a slow disk, so that concurrent writers
+    /// deterministically queue behind a flush in flight.
+    pub fn sync_delay(mut self, delay: std::time::Duration) -> Self {
+        self.sync_delay = delay;
         self
     }
 
@@ -322,7 +330,7 @@ impl FaultyStorage {
     }
 
     fn sync_with(&self, range: Option<Range<u64>>) -> io::Result<()> {
-        {
+        let delay = {
             let mut st = self.live()?;
             st.counts.syncs += 1;
             if let Some((nth, kind)) = st.plan.fail_sync {
@@ -330,6 +338,10 @@ impl FaultyStorage {
                     return Err(st.inject(kind, "sync"));
                 }
             }
+            st.plan.sync_delay
+        };
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         match &range {
             None => self.inner.sync()?,

@@ -1,0 +1,129 @@
+//! Helpers shared by the integration tests of the `wal` facade.
+//!
+//! Every test opens its logs through [`builder`] (or, for the one test that needs a builder
+//! without a directory, [`builder_without_dir`]), so that the suite can later be run over
+//! several storage backends by changing this file alone.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use wal::{Entry, FsyncSchedule, Wal, WalBuilder};
+
+/// A builder for a log in `dir`, with every other setting at its default.
+pub fn builder(dir: &Path) -> WalBuilder {
+    builder_without_dir().dir(dir)
+}
+
+/// The builder every log of the suite starts from, before a directory is set.
+pub fn builder_without_dir() -> WalBuilder {
+    Wal::builder()
+}
+
+/// The three fsync schedules, for tests that run under each of them.
+pub const SCHEDULES: [FsyncSchedule; 3] = [
+    FsyncSchedule::SyncEach,
+    FsyncSchedule::Milliseconds(5),
+    FsyncSchedule::NoFsync,
+];
+
+/// A small segment size, so that tests roll over to new segments and stay cheap to scan.
+pub const SMALL_SEGMENT: u64 = 64 << 10;
+
+/// Deterministic payload of entry `i` of topic `topic`: distinct for every (topic, i), and
+/// of varying length (including lengths that are not multiples of 8).
+pub fn payload(topic: &str, i: u64) -> Vec<u8> {
+    let mut data = format!("{topic}#{i}:").into_bytes();
+    let extra = (i % 13) as usize;
+    data.extend((0..extra).map(|k| (k as u8).wrapping_mul(31).wrapping_add(i as u8)));
+    data
+}
+
+/// Every entry of `topic` from its cursor on, without moving the cursor.
+pub fn peek_all(wal: &Wal, topic: &str) -> Vec<Entry> {
+    wal.batch_read_for_topic(topic, usize::MAX, false)
+        .expect("peek the rest of the topic")
+}
+
+/// Consumes every entry of `topic` from its cursor on, one `read_next` at a time.
+pub fn consume_all(wal: &Wal, topic: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    while let Some(e) = wal.read_next(topic, true).expect("read_next") {
+        out.push(e);
+    }
+    out
+}
+
+/// Consumes exactly `n` entries of `topic`, asserting that each exists.
+pub fn consume_n(wal: &Wal, topic: &str, n: u64) -> Vec<Entry> {
+    (0..n)
+        .map(|k| {
+            wal.read_next(topic, true)
+                .expect("read_next")
+                .unwrap_or_else(|| panic!("{topic}: entry {k} of {n} missing"))
+        })
+        .collect()
+}
+
+/// The entries `offsets` of `topic` as [`payload`] builds them.
+pub fn expected(topic: &str, offsets: std::ops::Range<u64>) -> Vec<Entry> {
+    offsets
+        .map(|offset| Entry {
+            offset,
+            data: payload(topic, offset),
+        })
+        .collect()
+}
+
+/// Appends entries `0..n` of [`payload`] to `topic`, one by one, checking the offsets.
+pub fn append_n(wal: &Wal, topic: &str, n: u64) {
+    let start = wal.get_topic_entry_count(topic);
+    for i in start..start + n {
+        assert_eq!(wal.append_for_topic(topic, &payload(topic, i)).unwrap(), i);
+    }
+}
+
+/// The segment files in `dir` (names of 20 digits and `.wal`), sorted by name.
+pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("list the log directory")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".wal"))
+                .is_some_and(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The file name of segment `id`.
+pub fn segment_name(id: u64) -> String {
+    format!("{id:020}.wal")
+}
+
+/// The used part of a preallocated, zero-filled segment file: the position just after its
+/// last non-zero byte.
+pub fn used_bytes(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).expect("read segment file");
+    bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i as u64 + 1)
+}
+
+/// The used bytes of every segment in `dir`, summed.
+pub fn total_used_bytes(dir: &Path) -> u64 {
+    segment_files(dir).iter().map(|p| used_bytes(p)).sum()
+}
+
+/// A builder for a log in `dir` with segments of `segment_size` bytes, and a
+/// `max_entry_size` that fits them (a quarter of a segment).
+pub fn builder_with_segments(dir: &Path, segment_size: u64) -> WalBuilder {
+    builder(dir)
+        .segment_size(segment_size)
+        .max_entry_size((segment_size / 4) as usize)
+}

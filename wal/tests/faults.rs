@@ -1,0 +1,214 @@
+//! Injected failures through the fault-injecting backend: a failed fsync poisons the log
+//! and is reported to every writer it covered; a full disk is a typed error that damages
+//! nothing; a short write never leaves a record recovery would accept.
+
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use wal::{Error, FsyncSchedule, Wal};
+use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
+
+fn faulty(plan: FaultPlan) -> Arc<FaultyBackend> {
+    Arc::new(FaultyBackend::new(
+        Arc::new(wal::StdBackend::default()),
+        plan,
+    ))
+}
+
+fn open(dir: &Path, backend: &Arc<FaultyBackend>, schedule: FsyncSchedule) -> Wal {
+    Wal::builder()
+        .dir(dir)
+        .fsync(schedule)
+        .segment_size(16 << 10)
+        .custom_backend(backend.clone())
+        .open()
+        .unwrap()
+}
+
+fn is_poisoned_by(err: &Error, kind: io::ErrorKind) -> bool {
+    matches!(err, Error::Poisoned { cause } if cause.io_kind() == Some(kind))
+}
+
+fn read_topic(wal: &Wal, topic: &str) -> Vec<Vec<u8>> {
+    wal.batch_read_for_topic(topic, usize::MAX, false)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.data)
+        .collect()
+}
+
+#[test]
+fn failed_fsync_reaches_every_writer_and_poisons_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sync 1 is recovery's on open, sync 2 the first flush; every sync takes 20 ms so
+    // that all eight writers are queued on the failing one.
+    let backend = faulty(
+        FaultPlan::seeded(1)
+            .fail_sync(3, io::ErrorKind::Other)
+            .sync_delay(Duration::from_millis(20)),
+    );
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    wal.append_for_topic("t", b"durable").unwrap(); // sync 2
+    let barrier = Barrier::new(8);
+    let results: Vec<wal::Result<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (wal, barrier) = (&wal, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    wal.append_for_topic("t", format!("w{i}").as_bytes())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &results {
+        let err = r
+            .as_ref()
+            .expect_err("a writer in the failed group was told it succeeded");
+        assert!(is_poisoned_by(err, io::ErrorKind::Other), "{err}");
+    }
+    // Nothing is reported durable that was not, and the log refuses writes and syncs.
+    assert_eq!(wal.durable_offset("t"), Some(0));
+    assert!(is_poisoned_by(
+        &wal.append_for_topic("t", b"later").unwrap_err(),
+        io::ErrorKind::Other
+    ));
+    assert!(is_poisoned_by(
+        &wal.sync().unwrap_err(),
+        io::ErrorKind::Other
+    ));
+    assert!(
+        wal.wait_durable("t", 0).is_ok(),
+        "what was durable before stays durable"
+    );
+    assert!(wal.wait_durable("t", 1).is_err());
+    assert_eq!(wal.stats().flush_errors, 1);
+    let err = wal.close().unwrap_err();
+    assert!(matches!(err, Error::Poisoned { .. }), "{err}");
+
+    // Power loss, then reopen: recovery gives a consistent log, and it works again.
+    backend.crash(CrashMode::KeepRandomPrefix).unwrap();
+    backend.set_plan(FaultPlan::seeded(2));
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    let data = read_topic(&wal, "t");
+    assert_eq!(data[0], b"durable");
+    for d in &data[1..] {
+        assert!(
+            d.starts_with(b"w"),
+            "only appended entries can survive: {d:?}"
+        );
+    }
+    let next = wal.append_for_topic("t", b"after").unwrap();
+    assert_eq!(next, data.len() as u64);
+}
+
+#[test]
+fn failed_background_sync_poisons_timer_schedules_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = faulty(FaultPlan::seeded(1).fail_sync(2, io::ErrorKind::Other));
+    let wal = open(dir.path(), &backend, FsyncSchedule::Milliseconds(1));
+    wal.append_for_topic("t", b"x").unwrap();
+    // The background thread's flush fails; sync() then reports the poison.
+    let err = loop {
+        match wal.sync() {
+            Err(e) => break e,
+            Ok(()) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    };
+    assert!(is_poisoned_by(&err, io::ErrorKind::Other), "{err}");
+    assert!(matches!(
+        wal.append_for_topic("t", b"y"),
+        Err(Error::Poisoned { .. })
+    ));
+}
+
+#[test]
+fn disk_full_on_write_is_typed_and_recoverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = faulty(FaultPlan::seeded(1));
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    wal.append_for_topic("t", b"before").unwrap();
+    backend.set_disk_full(true);
+    let err = wal.append_for_topic("t", b"while full").unwrap_err();
+    assert_eq!(err.io_kind(), Some(io::ErrorKind::StorageFull), "{err}");
+    assert!(
+        !matches!(err, Error::Poisoned { .. }),
+        "a full disk does not poison"
+    );
+    assert_eq!(wal.durable_offset("t"), Some(0));
+    backend.set_disk_full(false);
+    // The refused entry stayed queued (its outcome was unknown to the caller); it is
+    // written with the next flush, and nothing before it was damaged.
+    wal.append_for_topic("t", b"after").unwrap();
+    assert_eq!(
+        read_topic(&wal, "t"),
+        vec![
+            b"before".to_vec(),
+            b"while full".to_vec(),
+            b"after".to_vec()
+        ]
+    );
+    wal.close().unwrap();
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    assert_eq!(read_topic(&wal, "t").len(), 3);
+}
+
+#[test]
+fn disk_full_at_segment_creation_is_typed_and_recoverable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Creation 1 is the first segment; creation 2, the first rollover, finds the disk full.
+    let backend = faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    let entry = vec![5u8; 1000];
+    let mut stored = 0;
+    let err = loop {
+        match wal.append_for_topic("t", &entry) {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.io_kind(), Some(io::ErrorKind::StorageFull), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Io {
+                op: "create segment",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        wal.get_topic_entry_count("t"),
+        stored,
+        "the refused entry took no offset"
+    );
+    // Space is back: the same append succeeds, in a new segment.
+    assert_eq!(wal.append_for_topic("t", &entry).unwrap(), stored);
+    wal.close().unwrap();
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    let data = read_topic(&wal, "t");
+    assert_eq!(data.len() as u64, stored + 1);
+    assert!(data.iter().all(|d| d == &entry));
+}
+
+#[test]
+fn short_write_never_leaves_an_accepted_half_record() {
+    for seed in 0..8 {
+        let dir = tempfile::tempdir().unwrap();
+        // Write 1 is the first segment's header; write 3 is cut short.
+        let backend = faulty(FaultPlan::seeded(seed).short_write(3));
+        let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+        wal.append_for_topic("t", &[1; 300]).unwrap();
+        let err = wal.append_for_topic("t", &[2; 300]).unwrap_err();
+        assert!(is_poisoned_by(&err, io::ErrorKind::WriteZero), "{err}");
+        wal.abandon();
+        backend.crash(CrashMode::KeepRandomPrefix).unwrap();
+        backend.set_plan(FaultPlan::seeded(seed));
+        let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+        assert_eq!(read_topic(&wal, "t"), vec![vec![1; 300]], "seed {seed}");
+    }
+}
