@@ -1,0 +1,200 @@
+//! Every platform difference of this crate, in one place.
+//!
+//! - Preallocation: `posix_fallocate` on Linux (as `wal-backend-std` does), `set_len` (no
+//!   blocks reserved, a sparse file) elsewhere.
+//! - Page size: `sysconf(_SC_PAGESIZE)` on unix, 4096 elsewhere.
+//! - Directory sync: `fsync` of the directory on unix, a no-op elsewhere.
+//! - File identity: `(st_dev, st_ino)` on unix, the canonical path elsewhere.
+//! - `madvise`: on unix only (`MADV_NOHUGEPAGE` on Linux only); `POSIX_FADV_DONTNEED` on
+//!   Linux only.
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::MmapConfig;
+
+/// Gives the empty, freshly created `file` a length of `len` bytes with blocks reserved on
+/// disk, so that a full disk fails here with [`io::ErrorKind::StorageFull`] rather than as a
+/// SIGBUS when a page of the mapping is written back.
+#[cfg(target_os = "linux")]
+pub(crate) fn preallocate(file: &File, len: u64) -> io::Result<()> {
+    use nix::errno::Errno;
+    use std::os::fd::AsRawFd;
+
+    if len == 0 {
+        // posix_fallocate rejects a zero length with EINVAL; there is nothing to reserve.
+        return Ok(());
+    }
+    let off_len = nix::libc::off_t::try_from(len).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file length {len} does not fit in off_t"),
+        )
+    })?;
+    match nix::fcntl::posix_fallocate(file.as_raw_fd(), 0, off_len) {
+        Ok(()) => Ok(()),
+        // A C library without glibc's emulation (musl) passes EOPNOTSUPP through on file
+        // systems without fallocate. Writing zeros reserves the blocks just the same.
+        Err(Errno::EOPNOTSUPP) => {
+            tracing::debug!(
+                len,
+                "posix_fallocate is not supported here; reserving blocks by writing zeros"
+            );
+            write_zeros(file, len, 1 << 20)
+        }
+        // ENOSPC becomes io::ErrorKind::StorageFull through from_raw_os_error.
+        Err(errno) => Err(io::Error::from(errno)),
+    }
+}
+
+/// Gives the freshly created `file` a length of `len` bytes. Only the length is set: the
+/// file is sparse, so a full disk surfaces when a dirty page is written back, which for a
+/// mapped file is a SIGBUS on the write (or an `msync` error), not an error here.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn preallocate(file: &File, len: u64) -> io::Result<()> {
+    file.set_len(len)
+}
+
+/// Writes `len` zero bytes from the start of `file`, `chunk` bytes per write call.
+///
+/// The size of each write decides the size of the page-cache folios the kernel allocates
+/// for it, which is what [`crate::Prefill`] is about.
+pub(crate) fn write_zeros(file: &File, len: u64, chunk: usize) -> io::Result<()> {
+    let zeros = vec![0u8; chunk];
+    let mut left = len;
+    let mut writer = file;
+    writer.seek(SeekFrom::Start(0))?;
+    while left > 0 {
+        let n = usize::try_from(left).map_or(chunk, |rest| rest.min(chunk));
+        writer.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// The size of a memory page: the granularity of `msync`.
+#[cfg(unix)]
+pub(crate) fn page_size() -> usize {
+    use nix::unistd::{sysconf, SysconfVar};
+
+    match sysconf(SysconfVar::PAGE_SIZE) {
+        Ok(Some(size)) => usize::try_from(size).unwrap_or(4096),
+        Ok(None) | Err(_) => 4096,
+    }
+}
+
+/// The size of a memory page: 4096 where it cannot be asked for.
+#[cfg(not(unix))]
+pub(crate) fn page_size() -> usize {
+    4096
+}
+
+/// Gives the kernel the advice `config` asks for. Advice is only a hint: a kernel that
+/// rejects it (no transparent huge pages, say) is logged at debug level, not an error.
+#[cfg(unix)]
+pub(crate) fn advise(raw: &memmap2::MmapRaw, config: &MmapConfig, path: &Path) {
+    let mut advice = Vec::new();
+    if config.random_access {
+        advice.push(memmap2::Advice::Random);
+    }
+    #[cfg(target_os = "linux")]
+    if config.no_huge_pages {
+        advice.push(memmap2::Advice::NoHugePage);
+    }
+    for advice in advice {
+        if let Err(err) = raw.advise(advice) {
+            tracing::debug!(
+                path = %path.display(),
+                ?advice,
+                error = %err,
+                "madvise failed; going on without the hint"
+            );
+        }
+    }
+}
+
+/// There is no `madvise` here: the advice in `config` is ignored.
+#[cfg(not(unix))]
+pub(crate) fn advise(_raw: &memmap2::MmapRaw, config: &MmapConfig, _path: &Path) {
+    if config.random_access || config.no_huge_pages {
+        tracing::debug!("madvise is not available on this platform; ignoring the advice");
+    }
+}
+
+/// Makes the entries of `dir` durable by syncing the directory itself.
+#[cfg(unix)]
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Directory entries cannot be synced through std on this platform; the file system
+/// (NTFS journals its metadata) is trusted to make creations and removals durable.
+#[cfg(not(unix))]
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// What identifies a file (not a path) for sharing one access lock between all the
+/// storages one backend maps it with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum FileKey {
+    /// Device and inode number.
+    #[cfg_attr(not(unix), allow(dead_code, reason = "constructed on unix only"))]
+    Inode(u64, u64),
+    /// The canonical path, where inode numbers are not available.
+    #[cfg_attr(unix, allow(dead_code, reason = "constructed off unix only"))]
+    Path(PathBuf),
+}
+
+/// The identity of the open `file`, found at `path`.
+#[cfg(unix)]
+pub(crate) fn file_key(file: &File, _path: &Path) -> io::Result<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+
+    let meta = file.metadata()?;
+    Ok(FileKey::Inode(meta.dev(), meta.ino()))
+}
+
+/// The identity of the open `file`, found at `path`.
+#[cfg(not(unix))]
+pub(crate) fn file_key(_file: &File, path: &Path) -> io::Result<FileKey> {
+    Ok(FileKey::Path(std::fs::canonicalize(path)?))
+}
+
+/// Nothing to add after `msync(MS_SYNC)` on Linux: it is `vfs_fsync_range` with `datasync`
+/// over the range, which writes the dirty pages and the metadata needed to read them back,
+/// and flushes the device's volatile write cache.
+#[cfg(target_os = "linux")]
+pub(crate) fn after_msync(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// Elsewhere `msync(MS_SYNC)` (or `FlushViewOfFile`) does not promise that the data got past
+/// the device's write cache (macOS needs `F_FULLFSYNC`, Windows `FlushFileBuffers`), so the
+/// file's [`File::sync_data`] follows it.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn after_msync(file: &File) -> io::Result<()> {
+    file.sync_data()
+}
+
+/// Asks the kernel to drop the clean, unmapped page-cache pages of `file` in
+/// `offset..offset + len` (`POSIX_FADV_DONTNEED`; dirty pages are only queued for writeback).
+#[cfg(target_os = "linux")]
+pub(crate) fn drop_page_cache(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
+    use std::os::fd::AsRawFd;
+
+    let to_off = |n: u64| {
+        nix::libc::off_t::try_from(n).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "offset does not fit in off_t")
+        })
+    };
+    posix_fadvise(
+        file.as_raw_fd(),
+        to_off(offset)?,
+        to_off(len)?,
+        PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+    )?;
+    Ok(())
+}
