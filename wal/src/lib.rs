@@ -32,18 +32,27 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The log uses the portable `std::fs` backend ([`StdBackend`]). A backend of your own
-//! plugs in with [`WalBuilder::custom_backend`].
+//! # Backends
+//!
+//! [`WalBuilder::backend`] chooses how segment files are written and synced:
+//! [`Backend::Std`] (portable, always compiled in), [`Backend::Mmap`] (cargo feature
+//! `mmap`), [`Backend::Uring`] (feature `uring`, Linux; falls back to std when the kernel
+//! refuses io_uring) or [`Backend::Auto`] (the default: io_uring when compiled in and
+//! usable, else std). [`Wal::backend_info`] tells which one is in use and why. A backend
+//! of your own plugs in with [`WalBuilder::custom_backend`].
+
+mod backend;
 
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use backend::{Backend, BackendInfo};
 pub use wal_backend_std::StdBackend;
 pub use wal_core::{
-    Backend as StorageBackend, Entry, Error, FsyncSchedule, ReadConsistency, RecoveryMode, Result,
-    Stats, TopicNameProblem,
+    Backend as StorageBackend, Entry, Error, FlushRequest, Flusher, FsyncSchedule, ReadConsistency,
+    RecoveryMode, Result, SequentialFlusher, Stats, Storage, TopicNameProblem,
 };
 
 /// An open write-ahead log: the engine's [`wal_core::Wal`] with the backend this crate
@@ -51,12 +60,18 @@ pub use wal_core::{
 #[derive(Debug)]
 pub struct Wal {
     inner: wal_core::Wal,
+    info: BackendInfo,
 }
 
 impl Wal {
     /// Starts configuring a log; only the directory is required.
     pub fn builder() -> WalBuilder {
         WalBuilder::default()
+    }
+
+    /// Which backend was asked for, which one is in use, and why they differ.
+    pub fn backend_info(&self) -> &BackendInfo {
+        &self.info
     }
 
     /// Closes the log, flushing and syncing what is pending and reporting any error.
@@ -82,7 +97,9 @@ impl Deref for Wal {
 #[derive(Debug, Clone, Default)]
 pub struct WalBuilder {
     core: wal_core::WalBuilder,
+    backend: Backend,
     custom: Option<Arc<dyn StorageBackend>>,
+    uring_probe: backend::UringProbe,
 }
 
 impl WalBuilder {
@@ -146,20 +163,42 @@ impl WalBuilder {
         self.map(|b| b.idle_handle_timeout(timeout))
     }
 
-    /// Uses a backend of your own instead of the built-in ones.
+    /// Chooses a built-in backend (default [`Backend::Auto`]). Asking for one whose
+    /// cargo feature is off makes [`WalBuilder::open`] fail with [`Error::Config`].
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Uses a backend of your own instead of the built-in ones (see `docs/backends.md`).
     pub fn custom_backend(mut self, backend: Arc<dyn StorageBackend>) -> Self {
         self.custom = Some(backend);
         self
     }
 
+    /// Makes the io_uring probe fail with `reason`, as a kernel that refuses io_uring
+    /// would: for testing the fallback to std. Affects only this builder.
+    pub fn simulate_uring_unavailable(mut self, reason: impl Into<String>) -> Self {
+        self.uring_probe.force_unavailable = Some(reason.into());
+        self
+    }
+
     /// Opens the log.
     pub fn open(self) -> Result<Wal> {
-        let backend: Arc<dyn StorageBackend> = match self.custom {
-            Some(b) => b,
-            None => Arc::new(StdBackend::default()),
+        let (backend, info) = match self.custom {
+            Some(b) => {
+                let info = BackendInfo {
+                    requested: "custom".into(),
+                    active: b.name().to_owned(),
+                    fallback_reason: None,
+                };
+                (b, info)
+            }
+            None => backend::resolve(self.backend, &self.uring_probe)?,
         };
         Ok(Wal {
             inner: self.core.backend(backend).open()?,
+            info,
         })
     }
 }

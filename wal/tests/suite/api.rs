@@ -1,6 +1,6 @@
 //! Round trips through the public API: append, read, peek, batches and counts.
 
-mod common;
+use super::common;
 
 use common::{
     builder, builder_with_segments, consume_all, expected, payload, peek_all, SMALL_SEGMENT,

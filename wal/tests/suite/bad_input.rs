@@ -2,7 +2,7 @@
 //! damaged or foreign files in the log directory. Each refusal names its specific error and
 //! leaves the data already stored intact, before and after a reopen.
 
-mod common;
+use super::common;
 
 use std::path::Path;
 

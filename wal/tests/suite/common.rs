@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests of the `wal` facade.
 //!
-//! Every test opens its logs through [`builder`] (or, for the one test that needs a builder
-//! without a directory, [`builder_without_dir`]), so that the suite can later be run over
-//! several storage backends by changing this file alone.
+//! Every test opens its logs through [`builder`] or [`builder_without_dir`], which start
+//! from the backend of the test target that includes the suite (`wal/tests/backend_*.rs`),
+//! so every test runs against every backend compiled in.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -16,9 +16,16 @@ pub fn builder(dir: &Path) -> WalBuilder {
     builder_without_dir().dir(dir)
 }
 
-/// The builder every log of the suite starts from, before a directory is set.
+/// The builder every log of the suite starts from, before a directory is set: set up for
+/// the backend of the test target that compiled the suite (`crate::configure`).
 pub fn builder_without_dir() -> WalBuilder {
-    Wal::builder()
+    crate::configure(Wal::builder())
+}
+
+/// The target's backend as a raw backend object, for decorators such as
+/// `wal_testkit::faulty::FaultyBackend`.
+pub fn raw_backend() -> std::sync::Arc<dyn wal::StorageBackend> {
+    crate::raw_backend()
 }
 
 /// The three fsync schedules, for tests that run under each of them.

@@ -1,7 +1,7 @@
 //! Many threads appending at once: every entry is read back exactly once, in each topic's
 //! order, and each thread's entries keep their order.
 
-mod common;
+use super::common;
 
 use std::collections::HashMap;
 

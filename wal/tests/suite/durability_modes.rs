@@ -1,7 +1,7 @@
 //! Fsync schedules, read consistency, reopening after a clean drop and after a simulated
 //! crash (`abandon`).
 
-mod common;
+use super::common;
 
 use common::{
     append_n, builder, builder_with_segments, consume_all, consume_n, expected, payload, peek_all,

@@ -2,6 +2,8 @@
 //! and is reported to every writer it covered; a full disk is a typed error that damages
 //! nothing; a short write never leaves a record recovery would accept.
 
+use super::common;
+
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
@@ -11,14 +13,11 @@ use wal::{Error, FsyncSchedule, Wal};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
 
 fn faulty(plan: FaultPlan) -> Arc<FaultyBackend> {
-    Arc::new(FaultyBackend::new(
-        Arc::new(wal::StdBackend::default()),
-        plan,
-    ))
+    Arc::new(FaultyBackend::new(common::raw_backend(), plan))
 }
 
 fn open(dir: &Path, backend: &Arc<FaultyBackend>, schedule: FsyncSchedule) -> Wal {
-    Wal::builder()
+    common::builder_without_dir()
         .dir(dir)
         .fsync(schedule)
         .segment_size(16 << 10)

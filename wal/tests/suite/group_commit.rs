@@ -1,15 +1,17 @@
 //! Group commit and pipelined durability, shown by counting flushes (never by timing).
 
+use super::common;
+
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use wal::{FsyncSchedule, Wal};
+use wal::FsyncSchedule;
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
 
 fn slow_disk() -> Arc<FaultyBackend> {
     // A 2 ms sync makes writers queue behind a flush in flight on any file system.
     Arc::new(FaultyBackend::new(
-        Arc::new(wal::StdBackend::default()),
+        common::raw_backend(),
         FaultPlan::seeded(1).sync_delay(Duration::from_millis(2)),
     ))
 }
@@ -18,7 +20,7 @@ fn slow_disk() -> Arc<FaultyBackend> {
 fn sixteen_writers_share_flushes_under_sync_each() {
     for same_topic in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::builder()
+        let wal = common::builder_without_dir()
             .dir(dir.path())
             .fsync(FsyncSchedule::SyncEach)
             .custom_backend(slow_disk())
@@ -60,7 +62,7 @@ fn one_writer_alone_does_not_wait_for_a_timer() {
     // Under SyncEach a lone append must lead its own flush: with a one-hour timer it
     // would otherwise never return.
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::builder()
+    let wal = common::builder_without_dir()
         .dir(dir.path())
         .fsync(FsyncSchedule::SyncEach)
         .open()
@@ -69,7 +71,7 @@ fn one_writer_alone_does_not_wait_for_a_timer() {
         assert_eq!(wal.append_for_topic("t", b"x").unwrap(), i);
     }
     assert_eq!(wal.stats().flushes, 20);
-    let wal2 = Wal::builder()
+    let wal2 = common::builder_without_dir()
         .dir(tempfile::tempdir().unwrap().path())
         .fsync(FsyncSchedule::Milliseconds(3_600_000))
         .open()
@@ -81,7 +83,7 @@ fn one_writer_alone_does_not_wait_for_a_timer() {
 
 fn pipelined_run(schedule: FsyncSchedule) -> (wal::Stats, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::builder()
+    let wal = common::builder_without_dir()
         .dir(dir.path())
         .fsync(schedule)
         .open()
@@ -122,11 +124,11 @@ fn entries_whose_wait_durable_returned_survive_power_loss() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(FaultyBackend::new(
-            Arc::new(wal::StdBackend::default()),
+            common::raw_backend(),
             FaultPlan::seeded(seed),
         ));
         let open = || {
-            Wal::builder()
+            common::builder_without_dir()
                 .dir(dir.path())
                 .fsync(FsyncSchedule::NoFsync)
                 .segment_size(256 << 10)
@@ -164,7 +166,7 @@ fn entries_whose_wait_durable_returned_survive_power_loss() {
 #[test]
 fn stats_report_flush_latency() {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Wal::builder()
+    let wal = common::builder_without_dir()
         .dir(dir.path())
         .fsync(FsyncSchedule::SyncEach)
         .custom_backend(slow_disk())

@@ -1,7 +1,7 @@
 //! Several logs in one process: each in its own directory with its own settings sees only
 //! its own data, and one directory cannot be opened twice.
 
-mod common;
+use super::common;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! cost (segment header, topic definition, close mark) is measured on a log with no
 //! entries and subtracted.
 
-mod common;
+use super::common;
 
 use std::path::Path;
 

@@ -1,6 +1,8 @@
 //! Recovery: torn tails are cut at any byte, damage to durable data is reported with file
 //! and offset (or tolerated under `RecoveryMode::PointInTime`), batches are all or nothing.
 
+use super::common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +12,7 @@ use wal_core::format::{decode_header, record_size, RecordKind, SEGMENT_HEADER_LE
 const SEGMENT: u64 = 64 * 1024;
 
 fn builder(dir: &Path) -> WalBuilder {
-    Wal::builder().dir(dir).segment_size(SEGMENT)
+    common::builder_without_dir().dir(dir).segment_size(SEGMENT)
 }
 
 fn segment_path(dir: &Path) -> PathBuf {
@@ -284,7 +286,7 @@ fn a_segment_filled_to_its_last_byte_recovers() {
     // 32-byte header + 32-byte topic definition + 2 entries of 24 + 4040 bytes = 8192.
     let dir = tempfile::tempdir().unwrap();
     let open = || {
-        Wal::builder()
+        common::builder_without_dir()
             .dir(dir.path())
             .segment_size(8192)
             .open()

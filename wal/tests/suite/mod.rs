@@ -1,0 +1,15 @@
+//! The engine's integration suite. Each `wal/tests/backend_*.rs` target compiles it once
+//! for its backend (defining `configure` and `raw_backend` at its root), so a backend
+//! cannot pass its own unit tests and still break the log.
+
+pub mod common;
+
+mod api;
+mod bad_input;
+mod concurrency;
+mod durability_modes;
+mod faults;
+mod group_commit;
+mod isolation;
+mod overhead;
+mod recovery;
