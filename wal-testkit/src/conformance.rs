@@ -418,3 +418,67 @@ pub fn sync_dir_after_create(backend: &dyn Backend) {
         "{P}: the created file must exist after sync_dir"
     );
 }
+
+/// A storage whose syncs fail, wrapping a healthy one: the failing member of a flush.
+/// It has no raw descriptor, so a flusher that syncs descriptors itself must fall back to
+/// its `sync_range` and see the failure.
+#[derive(Debug)]
+struct FailingSync(Arc<dyn Storage>);
+
+impl Storage for FailingSync {
+    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        self.0.write_at(offset, buf)
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_at(offset, buf)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn sync(&self) -> io::Result<()> {
+        Err(io::Error::other("injected sync failure"))
+    }
+    fn sync_range(&self, _range: std::ops::Range<u64>) -> io::Result<()> {
+        self.sync()
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A flush of several storages where one fails reports the failure for that request
+/// alone, and success for the others, in order.
+pub fn flusher_reports_a_failing_member_alone(backend: &dyn Backend) {
+    const P: &str = "flusher_reports_a_failing_member_alone";
+    let dir = temp_dir(P);
+    let mut requests = Vec::new();
+    for i in 0..3u64 {
+        let storage = create(backend, &seg(&dir, &format!("seg{i}")), 8192, P);
+        ok(storage.write_at(0, &pattern(i, 100)), P, "write");
+        let storage: Arc<dyn Storage> = if i == 1 {
+            Arc::new(FailingSync(storage))
+        } else {
+            storage
+        };
+        requests.push(FlushRequest {
+            storage,
+            dirty: 0..100,
+        });
+    }
+    let results = backend.flusher().flush(&requests);
+    assert_eq!(results.len(), 3, "{P}: one result per request");
+    assert!(
+        results[0].is_ok(),
+        "{P}: healthy member 0 failed: {:?}",
+        results[0]
+    );
+    assert!(
+        results[1].is_err(),
+        "{P}: the failing member was reported as synced"
+    );
+    assert!(
+        results[2].is_ok(),
+        "{P}: healthy member 2 failed: {:?}",
+        results[2]
+    );
+}

@@ -52,6 +52,7 @@ macro_rules! storage_conformance_tests {
             create_existing_fails_and_keeps_data,
             concurrent_writers_distinct_ranges,
             flusher_reports_each_request_in_order,
+            flusher_reports_a_failing_member_alone,
             remove_then_sync_dir_deletes_file,
             sync_dir_after_create,
         );

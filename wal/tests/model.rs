@@ -397,3 +397,25 @@ fn regression_torn_batch_after_durable_append() {
         ],
     );
 }
+
+/// Found by the first run (a model error, kept so the lesson stays checked):
+/// `wait_durable` on an entry that is already durable returns at once, so it makes durable
+/// only what came before that entry in the log, not what was appended before the call.
+#[test]
+fn regression_wait_durable_covers_what_came_before_the_entry() {
+    let cfg = Config {
+        schedule: FsyncSchedule::Milliseconds(3_600_000),
+        consistency: ReadConsistency::AtLeastOnce { persist_every: 3 },
+        seed: 0,
+    };
+    run(
+        cfg,
+        &[
+            Op::Append { topic: 1, len: 0 },
+            Op::Reopen,
+            Op::Append { topic: 0, len: 0 },
+            Op::WaitDurable { topic: 1 },
+            Op::Crash(CrashMode::DropUnsynced),
+        ],
+    );
+}
