@@ -18,13 +18,17 @@ use crate::wal::{lock, Shared};
 pub(crate) enum Wake {
     /// The append buffer is full: write it out.
     Write,
+    /// A segment was sealed: see whether old segments can be deleted.
+    Reclaim,
     /// The log is closing: stop.
     Shutdown,
 }
 
 /// Open segment handles, reused by readers and closed when idle.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct HandlePool {
+    /// Most handles kept open; beyond it the least recently used idle one is closed.
+    cap: usize,
     handles: Mutex<HashMap<u64, PooledHandle>>,
     /// Segments to delete once no handle refers to them.
     doomed: Mutex<Vec<u64>>,
@@ -36,7 +40,37 @@ struct PooledHandle {
     last_used: Instant,
 }
 
+impl Default for HandlePool {
+    fn default() -> Self {
+        Self::with_cap(64)
+    }
+}
+
 impl HandlePool {
+    /// A pool keeping at most `cap` handles open (busy handles are never closed).
+    pub fn with_cap(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            handles: Mutex::default(),
+            doomed: Mutex::default(),
+        }
+    }
+
+    /// Closes the least recently used handles nobody else holds until at most `cap` remain.
+    fn trim(&self, handles: &mut HashMap<u64, PooledHandle>) {
+        while handles.len() > self.cap {
+            let lru = handles
+                .iter()
+                .filter(|(_, h)| Arc::strong_count(&h.storage) == 1)
+                .min_by_key(|(_, h)| h.last_used)
+                .map(|(&id, _)| id);
+            match lru {
+                Some(id) => handles.remove(&id),
+                None => return, // every handle is in use
+            };
+        }
+    }
+
     /// The handle of segment `id`, opening it with `open` if the pool has none.
     pub fn get(
         &self,
@@ -56,18 +90,21 @@ impl HandlePool {
                 last_used: Instant::now(),
             },
         );
+        self.trim(&mut handles);
         Ok(storage)
     }
 
     /// Adds a handle the engine opened itself.
     pub fn insert(&self, id: u64, storage: Arc<dyn Storage>) {
-        lock(&self.handles).insert(
+        let mut handles = lock(&self.handles);
+        handles.insert(
             id,
             PooledHandle {
                 storage,
                 last_used: Instant::now(),
             },
         );
+        self.trim(&mut handles);
     }
 
     /// The segment id of a pooled handle.
@@ -92,16 +129,11 @@ impl HandlePool {
     }
 
     /// Number of handles held.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         lock(&self.handles).len()
     }
 
     /// Queues segment `id` for deletion once no handle refers to it.
-    #[allow(
-        dead_code,
-        reason = "retention (issue 6) queues segments; tested below"
-    )]
     pub fn doom(&self, id: u64) {
         lock(&self.doomed).push(id);
     }
@@ -133,7 +165,16 @@ impl HandlePool {
 impl Shared {
     /// Asks the background thread to write the buffer out.
     pub(crate) fn wake_writer(&self) {
-        match self.wake.try_send(Wake::Write) {
+        self.wake_with(Wake::Write);
+    }
+
+    /// Asks the background thread to look for segments to delete.
+    pub(crate) fn wake_reclaimer(&self) {
+        self.wake_with(Wake::Reclaim);
+    }
+
+    fn wake_with(&self, msg: Wake) {
+        match self.wake.try_send(msg) {
             // Full: a wake-up is already queued, which is all we need.
             Ok(()) | Err(TrySendError::Full(_)) => {}
             Err(TrySendError::Disconnected(_)) => {
@@ -197,6 +238,7 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
         let result = match rx.recv_timeout(timeout) {
             Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(Wake::Write) => shared.write_pending(),
+            Ok(Wake::Reclaim) => shared.reclaim().map(|_| ()),
             Err(RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
                 let mut result = Ok(());
@@ -236,7 +278,9 @@ fn housekeeping(shared: &Shared) {
     if closed > 0 {
         tracing::debug!(closed, "closed idle segment handles");
     }
-    shared.delete_doomed();
+    if let Err(e) = shared.reclaim() {
+        tracing::warn!(error = %e, "reclaiming old segments failed; will retry");
+    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,27 @@ impl WalBuilder {
         self
     }
 
+    /// Most segment files kept open at once for reads (default 64); beyond it the least
+    /// recently used idle one is closed. The active segment is always open.
+    pub fn max_open_segments(mut self, n: usize) -> Self {
+        self.opts.max_open_segments = n;
+        self
+    }
+
+    /// Keep at least this many bytes of segments even when every cursor has passed them
+    /// (default 0: reclaim as soon as nothing needs a segment).
+    pub fn retain_bytes(mut self, bytes: u64) -> Self {
+        self.opts.retain_bytes = bytes;
+        self
+    }
+
+    /// Keep a segment at least this long after it was sealed, even when every cursor has
+    /// passed it (default 0). Segments found on open count from the open.
+    pub fn retain_age(mut self, age: Duration) -> Self {
+        self.opts.retain_age = age;
+        self
+    }
+
     /// Opens the log: locks the directory, recovers what is there and starts the
     /// background flush thread.
     pub fn open(self) -> Result<Wal> {
@@ -147,7 +168,7 @@ impl WalBuilder {
         let lock_file = lock_dir(&dir)?;
         let mut rec = recover(&dir, &*backend, opts.segment_size, opts.recovery)?;
         let lsn = rec.active.base_lsn + rec.active.end;
-        let pool = HandlePool::default();
+        let pool = HandlePool::with_cap(opts.max_open_segments);
         for (id, storage) in std::mem::take(&mut rec.handles) {
             pool.insert(id, storage);
         }
@@ -181,6 +202,7 @@ impl WalBuilder {
             pool,
             wake: tx,
             stats: Counters::default(),
+            tail: Default::default(),
             dir,
             opts,
         });

@@ -26,6 +26,7 @@ impl Wal {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
+        self.shutdown();
         if self.shared.wake.send(Wake::Shutdown).is_err() {
             tracing::debug!("the background thread had already stopped");
         }
@@ -46,16 +47,20 @@ impl Wal {
     fn final_flush(&self) -> Result<()> {
         let shared = &self.shared;
         shared.check_poison()?;
-        let moved: Vec<(u32, u64)> = {
+        let moved: Vec<(u32, String, u64)> = {
             let st = lock(&shared.state);
             st.topic_list
                 .iter()
-                .filter(|t| t.cursor != t.persisted_cursor)
-                .map(|t| (t.id, t.cursor))
+                .flat_map(|t| {
+                    t.cursors
+                        .iter()
+                        .filter(|(_, c)| c.cursor != c.persisted)
+                        .map(|(name, c)| (t.id, name.clone(), c.cursor))
+                })
                 .collect()
         };
-        for (id, cursor) in moved {
-            shared.append_cursor(id, cursor)?;
+        for (id, name, cursor) in moved {
+            shared.append_cursor(id, &name, cursor)?;
         }
         let lsn = lock(&shared.state).lsn_end();
         shared.wait_durable_lsn(lsn)?;

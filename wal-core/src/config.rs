@@ -91,6 +91,9 @@ pub(crate) struct Options {
     pub max_pending: usize,
     pub write_interval: Duration,
     pub idle_handle_timeout: Duration,
+    pub max_open_segments: usize,
+    pub retain_bytes: u64,
+    pub retain_age: Duration,
 }
 
 impl Default for Options {
@@ -106,6 +109,9 @@ impl Default for Options {
             max_pending: 64 << 20,
             write_interval: Duration::from_millis(10),
             idle_handle_timeout: Duration::from_secs(30),
+            max_open_segments: 64,
+            retain_bytes: 0,
+            retain_age: Duration::ZERO,
         }
     }
 }

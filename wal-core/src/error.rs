@@ -139,6 +139,21 @@ pub enum Error {
         next: u64,
     },
 
+    /// The entry was reclaimed by retention or [`crate::Wal::truncate_before`].
+    #[error("offset {offset} of topic {topic:?} was reclaimed; the oldest retained is {oldest}")]
+    OffsetReclaimed {
+        /// The topic.
+        topic: String,
+        /// The offset asked for.
+        offset: u64,
+        /// The oldest offset still retained.
+        oldest: u64,
+    },
+
+    /// The log is shutting down ([`crate::Wal::shutdown`]) or closed.
+    #[error("the log is closed")]
+    Closed,
+
     /// The directory is already open, in this process or another.
     #[error("the log directory {} is locked by another instance", path.display())]
     Locked {

@@ -35,6 +35,9 @@ pub enum RecordKind {
     /// carries no topic; its `synced` field tells recovery that all earlier records were
     /// durable, so damage to any of them is reported rather than taken for a torn tail.
     SyncMark = 4,
+    /// A truncation (`truncate_before`): `offset` is the topic's first offset from now on;
+    /// entries below it are gone even while their segment still exists.
+    Truncate = 5,
 }
 
 impl RecordKind {
@@ -44,6 +47,7 @@ impl RecordKind {
             2 => Some(Self::TopicDef),
             3 => Some(Self::Cursor),
             4 => Some(Self::SyncMark),
+            5 => Some(Self::Truncate),
             _ => None,
         }
     }

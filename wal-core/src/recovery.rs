@@ -131,24 +131,23 @@ pub(crate) fn recover(
     mode: RecoveryMode,
 ) -> Result<Recovered> {
     let mut ids = list_segments(dir)?;
-    let mut loaded = Vec::new();
-    for &id in &ids {
+    drop_unwritten_tail_segments(dir, backend, &mut ids)?;
+    // One segment open at a time: a log of thousands of segments must not need thousands
+    // of descriptors (or mappings) to open.
+    let open = |id: u64| -> Result<(u64, PathBuf, Arc<dyn Storage>)> {
         let path = dir.join(segment_file_name(id));
         let storage = backend
             .open(&path)
             .map_err(|e| Error::io("open segment", &path, None, e))?;
-        loaded.push((id, path, storage));
-    }
-    drop_unwritten_tail_segments(dir, backend, &mut loaded)?;
-    ids.truncate(loaded.len());
+        Ok((id, path, storage))
+    };
 
     let mut replay = Replayer::default();
     let mut segments = BTreeMap::new();
-    let mut handles = Vec::new();
     let mut base_lsn = 0u64;
     let mut active: Option<ActiveSegment> = None;
-    let count = loaded.len();
-    for (i, (id, path, storage)) in loaded.into_iter().enumerate() {
+    let count = ids.len();
+    for (i, &id) in ids.iter().enumerate() {
         if let Some(prev) = &active {
             if id != prev.id + 1 {
                 let missing = dir.join(segment_file_name(prev.id + 1));
@@ -172,6 +171,7 @@ pub(crate) fn recover(
             }
         }
         let is_last = i + 1 == count;
+        let (id, path, storage) = open(id)?;
         let buf = read_all(&*storage, &path)?;
         check_header(&buf, id, &path)?;
         replay.begin_segment();
@@ -204,8 +204,7 @@ pub(crate) fn recover(
             }
         };
         let len = buf.len() as u64;
-        segments.insert(id, SegmentMeta { path, base_lsn });
-        handles.push((id, storage.clone()));
+        segments.insert(id, SegmentMeta::recovered(path, base_lsn, len));
         active = Some(ActiveSegment {
             id,
             storage,
@@ -225,12 +224,8 @@ pub(crate) fn recover(
             let a = create_first_segment(dir, backend, id, segment_size)?;
             segments.insert(
                 id,
-                SegmentMeta {
-                    path: dir.join(segment_file_name(id)),
-                    base_lsn: 0,
-                },
+                SegmentMeta::recovered(dir.join(segment_file_name(id)), 0, segment_size),
             );
-            handles.push((id, a.storage.clone()));
             a
         }
     };
@@ -241,6 +236,7 @@ pub(crate) fn recover(
         .sync()
         .map_err(|e| Error::io("sync", dir.join(segment_file_name(active.id)), None, e))?;
     let undeclared = replay.undeclared_in_segment();
+    let handles = vec![(active.id, active.storage.clone())];
     let (topics, topic_list) = replay.finish();
     Ok(Recovered {
         undeclared,
@@ -257,15 +253,19 @@ pub(crate) fn recover(
 fn drop_unwritten_tail_segments(
     dir: &Path,
     backend: &dyn Backend,
-    loaded: &mut Vec<(u64, PathBuf, Arc<dyn Storage>)>,
+    ids: &mut Vec<u64>,
 ) -> Result<()> {
-    while let Some((_, path, storage)) = loaded.last() {
-        if !is_all_zero(&**storage, path)? {
+    while let Some(&id) = ids.last() {
+        let path = dir.join(segment_file_name(id));
+        let storage = backend
+            .open(&path)
+            .map_err(|e| Error::io("open segment", &path, None, e))?;
+        if !is_all_zero(&*storage, &path)? {
             break;
         }
+        drop(storage);
         tracing::info!(path = %path.display(), "removing a segment that was created but never written");
-        let path = path.clone();
-        loaded.pop();
+        ids.pop();
         backend
             .remove(&path)
             .map_err(|e| Error::io("remove empty segment", &path, None, e))?;
@@ -561,12 +561,18 @@ impl Replayer {
                 Ok(())
             }
             RecordKind::Cursor => {
-                if !payload.is_empty() {
-                    return Err("named consumer cursors are not supported by this version".into());
+                let consumer = std::str::from_utf8(payload)
+                    .map_err(|_| "consumer name is not UTF-8".to_string())?;
+                if !consumer.is_empty() {
+                    validate_topic_name(consumer).map_err(|e| e.to_string())?;
                 }
-                let t = self.topic_mut(h.topic)?;
-                t.cursor = h.offset;
-                t.persisted_cursor = h.offset;
+                let c = self.topic_mut(h.topic)?.cursor_mut(consumer);
+                c.cursor = h.offset;
+                c.persisted = h.offset;
+                Ok(())
+            }
+            RecordKind::Truncate => {
+                self.topic_mut(h.topic)?.truncate_before(h.offset);
                 Ok(())
             }
             RecordKind::SyncMark => Ok(()),
@@ -605,6 +611,7 @@ impl Replayer {
             }
             if t.is_index_empty() && h.offset > t.next_offset {
                 t.next_offset = h.offset;
+                t.truncate_before(h.offset);
             } else if h.offset != t.next_offset {
                 return Err(format!(
                     "topic {name:?} re-declared at offset {} but holds entries up to {}",
@@ -634,9 +641,11 @@ impl Replayer {
 
     fn finish(mut self) -> (HashMap<String, u32>, Vec<TopicState>) {
         for t in &mut self.list {
-            let clamped = t.cursor.clamp(t.first_offset(), t.next_offset);
-            t.cursor = clamped;
-            t.persisted_cursor = t.persisted_cursor.min(clamped);
+            let (first, next) = (t.first_offset(), t.next_offset);
+            for c in t.cursors.values_mut() {
+                c.cursor = c.cursor.clamp(first, next);
+                c.persisted = c.persisted.clamp(first, c.cursor);
+            }
         }
         (self.topics, self.list)
     }

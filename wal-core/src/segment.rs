@@ -70,6 +70,27 @@ pub(crate) struct SegmentMeta {
     pub path: PathBuf,
     /// LSN of the segment's byte 0.
     pub base_lsn: u64,
+    /// The file's size.
+    pub capacity: u64,
+    /// End of the preamble: the segment before this one may be deleted only once the log
+    /// is durable up to here, so that this segment describes every topic on its own.
+    pub preamble_end: u64,
+    /// When the segment stopped taking appends (for an age-based retention policy);
+    /// recovered segments count from the open.
+    pub sealed_at: Option<std::time::Instant>,
+}
+
+impl SegmentMeta {
+    /// A segment found on disk: everything in it is durable (recovery synced it).
+    pub fn recovered(path: PathBuf, base_lsn: u64, capacity: u64) -> Self {
+        Self {
+            path,
+            base_lsn,
+            capacity,
+            preamble_end: 0,
+            sealed_at: Some(std::time::Instant::now()),
+        }
+    }
 }
 
 /// The segment currently appended to.

@@ -109,14 +109,47 @@ impl State {
         self.pending.back_mut().expect("a chunk was just ensured")
     }
 
-    /// Bytes the preamble of a new segment takes: every topic's definition and cursor.
+    /// Bytes the preamble of a new segment takes: every topic's definition and cursors.
     fn preamble_len(&self) -> u64 {
-        let defs: usize = self
+        let defs: u64 = self
             .topic_list
             .iter()
-            .map(|t| record_size(t.name.len()) + record_size(0))
+            .map(TopicState::declaration_len)
             .sum();
-        (SEGMENT_HEADER_LEN + defs) as u64
+        SEGMENT_HEADER_LEN as u64 + defs
+    }
+
+    /// Encodes topic `id`'s definition and every persisted cursor of it: what a segment
+    /// needs to describe the topic on its own. The caller has made room.
+    pub fn declare_topic(&mut self, id: u32, synced: u32, cap: usize) {
+        let t = &self.topic_list[id as usize];
+        let name = t.name.clone();
+        let next = t.next_offset;
+        let cursors: Vec<(String, u64)> = t
+            .cursors
+            .iter()
+            .map(|(n, c)| (n.clone(), c.persisted))
+            .collect();
+        self.encode(
+            RecordKind::TopicDef,
+            0,
+            id,
+            next,
+            name.as_bytes(),
+            synced,
+            cap,
+        );
+        for (consumer, at) in cursors {
+            self.encode(
+                RecordKind::Cursor,
+                0,
+                id,
+                at,
+                consumer.as_bytes(),
+                synced,
+                cap,
+            );
+        }
     }
 
     /// Registers a new topic and encodes its definition. The caller has made room.
@@ -186,7 +219,19 @@ impl Shared {
         }
 
         let base_lsn = st.active.base_lsn + st.active.capacity;
-        st.segments.insert(id, SegmentMeta { path, base_lsn });
+        if let Some(old) = st.segments.get_mut(&st.active.id) {
+            old.sealed_at = Some(std::time::Instant::now());
+        }
+        st.segments.insert(
+            id,
+            SegmentMeta {
+                path,
+                base_lsn,
+                capacity: self.opts.segment_size,
+                preamble_end: 0,
+                sealed_at: None,
+            },
+        );
         self.pool.insert(id, storage.clone());
         st.active = ActiveSegment {
             id,
@@ -209,26 +254,14 @@ impl Shared {
             seal: false,
         });
         let cap = self.opts.write_buffer;
-        for t in 0..st.topic_list.len() {
-            let (name, next, cursor) = {
-                let topic = &st.topic_list[t];
-                (
-                    topic.name.clone(),
-                    topic.next_offset,
-                    topic.persisted_cursor,
-                )
-            };
-            st.encode(
-                RecordKind::TopicDef,
-                0,
-                t as u32,
-                next,
-                name.as_bytes(),
-                0,
-                cap,
-            );
-            st.encode(RecordKind::Cursor, 0, t as u32, cursor, &[], 0, cap);
+        for t in 0..st.topic_list.len() as u32 {
+            st.declare_topic(t, 0, cap);
         }
+        let end = st.active.end;
+        if let Some(meta) = st.segments.get_mut(&id) {
+            meta.preamble_end = end;
+        }
+        self.wake_reclaimer();
         Ok(())
     }
 
@@ -241,7 +274,7 @@ impl Shared {
         let mut st = crate::wal::lock(&self.state);
         let cap = self.opts.write_buffer;
         for &id in ids {
-            let need = (record_size(st.topic_list[id as usize].name.len()) + record_size(0)) as u64;
+            let need = st.topic_list[id as usize].declaration_len();
             let rolled = st.active.end + need > st.active.capacity;
             self.ensure_room(&mut st, need)?;
             if rolled {
@@ -249,20 +282,7 @@ impl Shared {
             }
             let synced =
                 st.synced_in_active(self.durable_lsn.load(std::sync::atomic::Ordering::Acquire));
-            let (name, next, cursor) = {
-                let t = &st.topic_list[id as usize];
-                (t.name.clone(), t.next_offset, t.persisted_cursor)
-            };
-            st.encode(
-                RecordKind::TopicDef,
-                0,
-                id,
-                next,
-                name.as_bytes(),
-                synced,
-                cap,
-            );
-            st.encode(RecordKind::Cursor, 0, id, cursor, &[], synced, cap);
+            st.declare_topic(id, synced, cap);
         }
         Ok(())
     }

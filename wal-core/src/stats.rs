@@ -107,6 +107,10 @@ pub struct Stats {
     pub flush_p50_us: u64,
     /// 99th percentile time of a flush, in microseconds, to within a factor of two.
     pub flush_p99_us: u64,
+    /// Segment files in the log now.
+    pub segments: u64,
+    /// Segment handles (descriptors or mappings) held open now.
+    pub open_segment_handles: u64,
 }
 
 impl Stats {
@@ -134,6 +138,8 @@ impl Counters {
             segments_created: self.segments_created.get(),
             flush_p50_us: self.flush_latency.quantile_us(0.5),
             flush_p99_us: self.flush_latency.quantile_us(0.99),
+            segments: 0,
+            open_segment_handles: 0,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Topics: name validation, and the in-memory index from a topic's offsets to records.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result, TopicNameProblem};
@@ -56,6 +57,30 @@ struct Run {
     locs: Vec<u64>,
 }
 
+/// The name of a topic's shared cursor (the one `read_next` moves).
+pub(crate) const SHARED_CURSOR: &str = "";
+
+/// One consumer's position in a topic.
+#[derive(Debug, Clone)]
+pub(crate) struct CursorState {
+    /// The next offset this consumer reads.
+    pub cursor: u64,
+    /// The value last written to the log.
+    pub persisted: u64,
+    /// Held while reading through this cursor, so two readers never get one entry.
+    pub lock: Arc<Mutex<()>>,
+}
+
+impl CursorState {
+    pub fn at(offset: u64) -> Self {
+        Self {
+            cursor: offset,
+            persisted: offset,
+            lock: Arc::default(),
+        }
+    }
+}
+
 /// Everything the engine knows about one topic.
 #[derive(Debug)]
 pub(crate) struct TopicState {
@@ -63,25 +88,90 @@ pub(crate) struct TopicState {
     pub name: String,
     /// The offset the next append gets (also the number of entries ever appended).
     pub next_offset: u64,
-    /// The shared cursor: the next offset `read_next` delivers.
-    pub cursor: u64,
-    /// The cursor value last written to the log.
-    pub persisted_cursor: u64,
-    /// Held by a reader of the shared cursor, so that two readers never get one entry.
-    pub consumer: Arc<Mutex<()>>,
+    /// Entries below this offset were truncated (`truncate_before`).
+    pub floor: u64,
+    /// Cursors by consumer name; [`SHARED_CURSOR`] is always present.
+    pub cursors: BTreeMap<String, CursorState>,
     runs: Vec<Run>,
 }
 
 impl TopicState {
     pub fn new(id: u32, name: String, next_offset: u64) -> Self {
+        let mut cursors = BTreeMap::new();
+        cursors.insert(SHARED_CURSOR.to_owned(), CursorState::at(next_offset));
         Self {
             id,
             name,
             next_offset,
-            cursor: next_offset,
-            persisted_cursor: next_offset,
-            consumer: Arc::default(),
+            floor: next_offset,
+            cursors,
             runs: Vec::new(),
+        }
+    }
+
+    /// The cursor of consumer `name`, created at the first retained offset if new.
+    pub fn cursor_mut(&mut self, name: &str) -> &mut CursorState {
+        let first = self.first_offset();
+        self.cursors
+            .entry(name.to_owned())
+            .or_insert_with(|| CursorState::at(first))
+    }
+
+    /// Bytes a declaration of this topic takes (definition plus a record per cursor).
+    pub fn declaration_len(&self) -> u64 {
+        let cursors: usize = self
+            .cursors
+            .keys()
+            .map(|n| crate::format::record_size(n.len()))
+            .sum();
+        (crate::format::record_size(self.name.len()) + cursors) as u64
+    }
+
+    /// The lowest persisted cursor: entries from here on must be kept.
+    pub fn min_persisted_cursor(&self) -> u64 {
+        self.cursors
+            .values()
+            .map(|c| c.persisted)
+            .min()
+            .unwrap_or(self.next_offset)
+    }
+
+    /// Forgets the entries below `offset` (truncation); cursors move up to it.
+    pub fn truncate_before(&mut self, offset: u64) {
+        let offset = offset.min(self.next_offset);
+        if offset <= self.floor {
+            return;
+        }
+        self.floor = offset;
+        while let Some(run) = self.runs.first_mut() {
+            let end = run.first_offset + run.locs.len() as u64;
+            if end <= offset {
+                self.runs.remove(0);
+                continue;
+            }
+            if run.first_offset < offset {
+                run.locs.drain(..(offset - run.first_offset) as usize);
+                run.first_offset = offset;
+            }
+            break;
+        }
+        for c in self.cursors.values_mut() {
+            c.cursor = c.cursor.max(offset);
+            c.persisted = c.persisted.max(offset);
+        }
+    }
+
+    /// The last offset this topic holds in `segment` if that is its oldest segment.
+    pub fn last_offset_in_oldest(&self, segment: u64) -> Option<u64> {
+        let run = self.runs.first().filter(|r| r.segment == segment)?;
+        Some(run.first_offset + run.locs.len() as u64 - 1)
+    }
+
+    /// Forgets the entries of `segment`, which must be this topic's oldest.
+    pub fn drop_segment(&mut self, segment: u64) {
+        if self.runs.first().is_some_and(|r| r.segment == segment) {
+            let run = self.runs.remove(0);
+            self.floor = self.floor.max(run.first_offset + run.locs.len() as u64);
         }
     }
 
@@ -95,6 +185,7 @@ impl TopicState {
         self.runs
             .first()
             .map_or(self.next_offset, |r| r.first_offset)
+            .max(self.floor)
     }
 
     /// Records that entry `next_offset` lives at `pos` in `segment`, and advances.

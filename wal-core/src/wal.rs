@@ -12,14 +12,14 @@ use crossbeam_channel::Sender;
 use crate::background::{HandlePool, Wake};
 use crate::builder::WalBuilder;
 use crate::config::{FsyncSchedule, Options, ReadConsistency};
+use crate::consumer::Tail;
 use crate::error::{Error, Result};
 use crate::flush::{Commit, IoState};
 use crate::format::{record_size, RecordKind, FLAG_BATCH, FLAG_BATCH_END, MAX_RECORD_OFFSET};
-use crate::segment::segment_file_name;
 use crate::state::State;
 use crate::stats::{Counters, Stats};
 use crate::storage::{Backend, Flusher};
-use crate::topic::{validate_topic_name, Location};
+use crate::topic::{validate_topic_name, Location, SHARED_CURSOR};
 
 /// One entry read back from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,7 @@ pub(crate) struct Shared {
     pub pool: HandlePool,
     pub wake: Sender<Wake>,
     pub stats: Counters,
+    pub tail: Tail,
 }
 
 /// A write-ahead log of named topics in one directory.
@@ -118,7 +119,10 @@ impl Wal {
     /// (the entry is consumed, and the cursor persisted as [`ReadConsistency`] says);
     /// without, it is a peek. `Ok(None)` when the topic has nothing more (or does not exist).
     pub fn read_next(&self, topic: &str, checkpoint: bool) -> Result<Option<Entry>> {
-        Ok(self.shared.read_at_cursor(topic, None, checkpoint)?.pop())
+        Ok(self
+            .shared
+            .read_cursor(topic, SHARED_CURSOR, None, checkpoint)?
+            .pop())
     }
 
     /// Reads entries from the topic's cursor until the next one would take the payload
@@ -130,7 +134,7 @@ impl Wal {
         checkpoint: bool,
     ) -> Result<Vec<Entry>> {
         self.shared
-            .read_at_cursor(topic, Some(max_bytes), checkpoint)
+            .read_cursor(topic, SHARED_CURSOR, Some(max_bytes), checkpoint)
     }
 
     /// The number of entries ever appended to `topic` (its next offset); 0 for an unknown
@@ -173,7 +177,10 @@ impl Wal {
 
     /// Counters since the log was opened.
     pub fn stats(&self) -> Stats {
-        self.shared.stats.snapshot()
+        let mut stats = self.shared.stats.snapshot();
+        stats.segments = lock(&self.shared.state).segments.len() as u64;
+        stats.open_segment_handles = self.shared.pool.len() as u64;
+        stats
     }
 }
 
@@ -182,6 +189,9 @@ impl Shared {
     /// past the last one.
     pub(crate) fn append(&self, topic: &str, entries: &[&[u8]]) -> Result<(Range<u64>, u64)> {
         self.check_poison()?;
+        if self.tail.closed.load(Ordering::Relaxed) {
+            return Err(Error::Closed);
+        }
         validate_topic_name(topic)?;
         let bytes = self.check_sizes(entries)?;
         let n = entries.len() as u64;
@@ -234,6 +244,7 @@ impl Shared {
         let lsn = st.lsn_end();
         let pending = st.pending_bytes;
         drop(st);
+        self.tail.notify();
         self.stats
             .append_bytes
             .add(entries.iter().map(|e| e.len() as u64).sum());
@@ -284,136 +295,5 @@ impl Shared {
                 offset,
                 next: t.map_or(0, |t| t.next_offset),
             })
-    }
-
-    /// Reads from the topic's shared cursor: one entry when `budget` is `None`, else as
-    /// many as fit in `budget` payload bytes (at least one).
-    pub(crate) fn read_at_cursor(
-        &self,
-        topic: &str,
-        budget: Option<usize>,
-        checkpoint: bool,
-    ) -> Result<Vec<Entry>> {
-        let Some((id, consumer)) = ({
-            let st = lock(&self.state);
-            st.topics
-                .get(topic)
-                .map(|&id| (id, st.topic_list[id as usize].consumer.clone()))
-        }) else {
-            return Ok(Vec::new());
-        };
-        // One consumer of this topic's shared cursor at a time, so that two threads never
-        // receive the same entry.
-        let _consumer = lock(&consumer);
-        let (cursor, locs) = {
-            let st = lock(&self.state);
-            let t = &st.topic_list[id as usize];
-            let mut locs = Vec::new();
-            let mut bytes = 0usize;
-            let mut offset = t.cursor;
-            while let Some(loc) = t.locate(offset) {
-                bytes += loc.len as usize;
-                let over = budget.is_none_or(|max| bytes > max);
-                if !locs.is_empty() && over {
-                    break;
-                }
-                locs.push(loc);
-                offset += 1;
-            }
-            (t.cursor, locs)
-        };
-        let entries = self.read_locations(id, cursor, &locs)?;
-        if checkpoint && !entries.is_empty() {
-            self.advance_cursor(id, cursor + entries.len() as u64)?;
-        }
-        Ok(entries)
-    }
-
-    /// Reads the entries at `locs` (consecutive offsets from `first`), verifying each record.
-    pub(crate) fn read_locations(
-        &self,
-        topic: u32,
-        first: u64,
-        locs: &[Location],
-    ) -> Result<Vec<Entry>> {
-        let Some(last) = locs.iter().map(|l| l.lsn_end).max() else {
-            return Ok(Vec::new());
-        };
-        self.ensure_written(last)?;
-        let mut out = Vec::with_capacity(locs.len());
-        for group in locs.chunk_by(|a, b| a.segment == b.segment && a.pos < b.pos) {
-            let seg = group[0].segment;
-            let path = self.dir.join(segment_file_name(seg));
-            let storage = self
-                .pool
-                .get(seg, || self.backend.open(&path))
-                .map_err(|e| Error::io("open segment", &path, None, e))?;
-            let start = u64::from(group[0].pos);
-            let end = group
-                .iter()
-                .map(|l| u64::from(l.pos) + record_size(l.len as usize) as u64)
-                .max()
-                .unwrap_or(start);
-            let mut buf = vec![0u8; (end - start) as usize];
-            crate::storage::read_exact_at(&*storage, start, &mut buf)
-                .map_err(|e| Error::io("read", &path, Some(start), e))?;
-            for loc in group {
-                let offset = first + out.len() as u64;
-                let at = (u64::from(loc.pos) - start) as usize;
-                let data = crate::recovery::decode_entry(
-                    &buf[at..],
-                    seg,
-                    &path,
-                    u64::from(loc.pos),
-                    topic,
-                    offset,
-                )?;
-                out.push(Entry { offset, data });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Persists the shared cursor of topic `id` at `cursor` as the read consistency asks,
-    /// then moves it.
-    fn advance_cursor(&self, id: u32, cursor: u64) -> Result<()> {
-        let persist = match self.opts.consistency {
-            ReadConsistency::StrictlyAtOnce => true,
-            ReadConsistency::AtLeastOnce { persist_every } => {
-                let st = lock(&self.state);
-                let t = &st.topic_list[id as usize];
-                cursor - t.persisted_cursor >= u64::from(persist_every.max(1))
-            }
-        };
-        if persist {
-            let lsn = self.append_cursor(id, cursor)?;
-            let strict = self.opts.consistency == ReadConsistency::StrictlyAtOnce;
-            if strict && self.opts.fsync != FsyncSchedule::NoFsync {
-                self.wait_durable_lsn(lsn)?;
-            } else {
-                self.ensure_written(lsn)?;
-            }
-        }
-        lock(&self.state).topic_list[id as usize].cursor = cursor;
-        Ok(())
-    }
-
-    /// Encodes a cursor record for topic `id`; returns the LSN just past it.
-    pub(crate) fn append_cursor(&self, id: u32, cursor: u64) -> Result<u64> {
-        self.check_poison()?;
-        let mut st = lock(&self.state);
-        self.ensure_room(&mut st, record_size(0) as u64)?;
-        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
-        st.encode(
-            RecordKind::Cursor,
-            0,
-            id,
-            cursor,
-            &[],
-            synced,
-            self.opts.write_buffer,
-        );
-        st.topic_list[id as usize].persisted_cursor = cursor;
-        Ok(st.lsn_end())
     }
 }

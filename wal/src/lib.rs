@@ -51,8 +51,8 @@ use std::time::Duration;
 pub use backend::{Backend, BackendInfo};
 pub use wal_backend_std::StdBackend;
 pub use wal_core::{
-    Backend as StorageBackend, Entry, Error, FlushRequest, Flusher, FsyncSchedule, ReadConsistency,
-    RecoveryMode, Result, SequentialFlusher, Stats, Storage, TopicNameProblem,
+    Backend as StorageBackend, Consumer, Entry, Error, FlushRequest, Flusher, FsyncSchedule,
+    ReadConsistency, RecoveryMode, Result, SequentialFlusher, Stats, Storage, TopicNameProblem,
 };
 
 /// An open write-ahead log: the engine's [`wal_core::Wal`] with the backend this crate
@@ -161,6 +161,21 @@ impl WalBuilder {
     /// How long an unused segment handle stays open (default 30 s).
     pub fn idle_handle_timeout(self, timeout: Duration) -> Self {
         self.map(|b| b.idle_handle_timeout(timeout))
+    }
+
+    /// Most segment files kept open at once for reads (default 64).
+    pub fn max_open_segments(self, n: usize) -> Self {
+        self.map(|b| b.max_open_segments(n))
+    }
+
+    /// Keep at least this many bytes of segments even when every cursor passed them.
+    pub fn retain_bytes(self, bytes: u64) -> Self {
+        self.map(|b| b.retain_bytes(bytes))
+    }
+
+    /// Keep a segment at least this long after it was sealed.
+    pub fn retain_age(self, age: Duration) -> Self {
+        self.map(|b| b.retain_age(age))
     }
 
     /// Chooses a built-in backend (default [`Backend::Auto`]). Asking for one whose

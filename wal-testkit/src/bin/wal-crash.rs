@@ -71,8 +71,8 @@ fn run(args: &[String]) -> ExitCode {
     match run_loop(&opts) {
         Ok(s) => {
             println!(
-                "crash loop: {} rounds, {} acknowledgements, {} entries in the log, {} unacknowledged survivors, {} violations",
-                s.rounds, s.acks, s.entries, s.unacknowledged_survivors, s.violations.len()
+                "crash loop: {} rounds, {} acknowledgements, {} deliveries, {} entries in the log, {} unacknowledged survivors, {} violations",
+                s.rounds, s.acks, s.reads, s.entries, s.unacknowledged_survivors, s.violations.len()
             );
             for v in &s.violations {
                 println!("VIOLATION: {v}");

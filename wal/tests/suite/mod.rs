@@ -7,6 +7,7 @@ pub mod common;
 mod api;
 mod bad_input;
 mod concurrency;
+mod consumers;
 mod durability_modes;
 mod faults;
 mod group_commit;

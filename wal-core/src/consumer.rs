@@ -1,0 +1,365 @@
+//! Reading: cursors (the shared one and named consumers), reads by offset, and tail
+//! following that blocks until an entry is appended.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::{FsyncSchedule, ReadConsistency};
+use crate::error::{Error, Result};
+use crate::format::{record_size, RecordKind};
+use crate::segment::segment_file_name;
+use crate::state::State;
+use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
+use crate::wal::{lock, Entry, Shared, Wal};
+
+/// Wakes readers blocked on the tail of a topic when something is appended.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    generation: Mutex<u64>,
+    appended: Condvar,
+    waiters: AtomicUsize,
+    /// Set by [`Wal::shutdown`]: blocked readers return, appends are refused.
+    pub closed: AtomicBool,
+}
+
+impl Tail {
+    /// Called after every append, once the entries are visible to readers.
+    pub fn notify(&self) {
+        // Pairs with the SeqCst increment in `wait`: either the reader sees the entry
+        // when it looks, or this load sees the reader and wakes it.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            *lock(&self.generation) += 1;
+            self.appended.notify_all();
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        *lock(&self.generation) += 1;
+        self.appended.notify_all();
+    }
+}
+
+/// Reads a topic through a cursor of its own, independent of every other consumer.
+/// Its position is persisted in the log like the shared cursor, as the log's
+/// [`ReadConsistency`] says, and keeps the entries it has not read from being reclaimed.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    shared: Arc<Shared>,
+    topic: String,
+    name: String,
+}
+
+impl Consumer {
+    /// The topic read.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The consumer's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next offset this consumer reads.
+    pub fn position(&self) -> u64 {
+        let st = lock(&self.shared.state);
+        st.topics.get(&self.topic).map_or(0, |&id| {
+            st.topic_list[id as usize]
+                .cursors
+                .get(&self.name)
+                .map_or(0, |c| c.cursor)
+        })
+    }
+
+    /// Like [`Wal::read_next`], through this consumer's cursor.
+    pub fn read_next(&self, checkpoint: bool) -> Result<Option<Entry>> {
+        Ok(self
+            .shared
+            .read_cursor(&self.topic, &self.name, None, checkpoint)?
+            .pop())
+    }
+
+    /// Like [`Wal::batch_read_for_topic`], through this consumer's cursor.
+    pub fn batch_read(&self, max_bytes: usize, checkpoint: bool) -> Result<Vec<Entry>> {
+        self.shared
+            .read_cursor(&self.topic, &self.name, Some(max_bytes), checkpoint)
+    }
+
+    /// Like [`Wal::read_next_blocking`], through this consumer's cursor.
+    pub fn read_next_blocking(&self, checkpoint: bool, timeout: Duration) -> Result<Option<Entry>> {
+        self.shared
+            .read_blocking(&self.topic, &self.name, checkpoint, timeout)
+    }
+}
+
+impl Wal {
+    /// A named consumer of `topic`: a cursor of its own, persisted in the log, that
+    /// survives reopens. A new consumer starts at the topic's oldest retained entry, and is
+    /// registered in the log at once, so retention keeps what it has not read. The topic is
+    /// created if it does not exist. Names follow the rules of topic names.
+    pub fn consumer(&self, topic: &str, name: &str) -> Result<Consumer> {
+        validate_topic_name(topic)?;
+        validate_topic_name(name)?;
+        let shared = &self.shared;
+        let lsn = {
+            let mut st = lock(&shared.state);
+            let id = shared.topic_or_create(&mut st, topic)?;
+            let t = &st.topic_list[id as usize];
+            if t.cursors.contains_key(name) {
+                None
+            } else {
+                let at = t.first_offset();
+                Some(shared.encode_cursor(&mut st, id, name, at)?)
+            }
+        };
+        if let Some(lsn) = lsn {
+            shared.ensure_written(lsn)?;
+        }
+        Ok(Consumer {
+            shared: shared.clone(),
+            topic: topic.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// Reads entries of `topic` from `offset` on, without touching any cursor, until the
+    /// next one would take the payload past `max_bytes` (at least one if any). Asking for
+    /// an offset that retention or [`Wal::truncate_before`] reclaimed is
+    /// [`Error::OffsetReclaimed`], naming the oldest retained offset; an offset at or past
+    /// the end gives an empty result.
+    pub fn read_from(&self, topic: &str, offset: u64, max_bytes: usize) -> Result<Vec<Entry>> {
+        let shared = &self.shared;
+        let (id, locs) = {
+            let st = lock(&shared.state);
+            let Some(&id) = st.topics.get(topic) else {
+                return Ok(Vec::new());
+            };
+            let t = &st.topic_list[id as usize];
+            if offset < t.first_offset() {
+                return Err(Error::OffsetReclaimed {
+                    topic: topic.to_owned(),
+                    offset,
+                    oldest: t.first_offset(),
+                });
+            }
+            (id, collect(t, offset, Some(max_bytes)))
+        };
+        shared.read_locations(id, offset, &locs)
+    }
+
+    /// Like [`Wal::read_next`], but waits up to `timeout` for an entry to be appended if
+    /// none is available; it wakes as soon as one is (no polling). `Ok(None)` on timeout,
+    /// [`Error::Closed`] once [`Wal::shutdown`] was called.
+    pub fn read_next_blocking(
+        &self,
+        topic: &str,
+        checkpoint: bool,
+        timeout: Duration,
+    ) -> Result<Option<Entry>> {
+        self.shared
+            .read_blocking(topic, SHARED_CURSOR, checkpoint, timeout)
+    }
+
+    /// Starts closing: blocked readers return [`Error::Closed`] at once, and appends are
+    /// refused with it. Data already appended is still flushed when the log is dropped or
+    /// [`Wal::close`]d. Call it from any thread, so that tail followers stop.
+    pub fn shutdown(&self) {
+        self.shared.tail.close();
+    }
+}
+
+/// Locations of entries from `from` on within `budget` payload bytes (one entry when
+/// `budget` is `None`, at least one otherwise).
+fn collect(t: &TopicState, from: u64, budget: Option<usize>) -> Vec<Location> {
+    let mut locs = Vec::new();
+    let mut bytes = 0usize;
+    let mut offset = from;
+    while let Some(loc) = t.locate(offset) {
+        bytes += loc.len as usize;
+        if !locs.is_empty() && budget.is_none_or(|max| bytes > max) {
+            break;
+        }
+        locs.push(loc);
+        offset += 1;
+    }
+    locs
+}
+
+impl Shared {
+    /// Reads through cursor `name` of `topic`: one entry when `budget` is `None`, else as
+    /// many as fit in `budget` payload bytes (at least one).
+    pub(crate) fn read_cursor(
+        &self,
+        topic: &str,
+        name: &str,
+        budget: Option<usize>,
+        checkpoint: bool,
+    ) -> Result<Vec<Entry>> {
+        let Some((id, guard)) = ({
+            let mut st = lock(&self.state);
+            let id = st.topics.get(topic).copied();
+            id.map(|id| (id, st.topic_list[id as usize].cursor_mut(name).lock.clone()))
+        }) else {
+            return Ok(Vec::new());
+        };
+        // One reader of this cursor at a time, so that two threads never get one entry.
+        let _reading = lock(&guard);
+        let (cursor, locs) = {
+            let mut st = lock(&self.state);
+            let t = &mut st.topic_list[id as usize];
+            let first = t.first_offset();
+            let c = t.cursor_mut(name);
+            c.cursor = c.cursor.max(first); // entries below were reclaimed or truncated
+            let cursor = c.cursor;
+            (cursor, collect(&st.topic_list[id as usize], cursor, budget))
+        };
+        let entries = self.read_locations(id, cursor, &locs)?;
+        if checkpoint && !entries.is_empty() {
+            self.advance_cursor(id, name, cursor + entries.len() as u64)?;
+        }
+        Ok(entries)
+    }
+
+    fn read_blocking(
+        &self,
+        topic: &str,
+        name: &str,
+        checkpoint: bool,
+        timeout: Duration,
+    ) -> Result<Option<Entry>> {
+        let deadline = Instant::now() + timeout;
+        self.tail.waiters.fetch_add(1, Ordering::SeqCst);
+        let result = (|| loop {
+            let seen = *lock(&self.tail.generation);
+            if self.tail.closed.load(Ordering::SeqCst) {
+                return Err(Error::Closed);
+            }
+            if let Some(e) = self.read_cursor(topic, name, None, checkpoint)?.pop() {
+                return Ok(Some(e));
+            }
+            let mut generation = lock(&self.tail.generation);
+            while *generation == seen {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                generation = self
+                    .tail
+                    .appended
+                    .wait_timeout(generation, left)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+            }
+        })();
+        self.tail.waiters.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// Reads the entries at `locs` (consecutive offsets from `first`), verifying each record.
+    pub(crate) fn read_locations(
+        &self,
+        topic: u32,
+        first: u64,
+        locs: &[Location],
+    ) -> Result<Vec<Entry>> {
+        let Some(last) = locs.iter().map(|l| l.lsn_end).max() else {
+            return Ok(Vec::new());
+        };
+        self.ensure_written(last)?;
+        let mut out = Vec::with_capacity(locs.len());
+        for group in locs.chunk_by(|a, b| a.segment == b.segment && a.pos < b.pos) {
+            let seg = group[0].segment;
+            let path = self.dir.join(segment_file_name(seg));
+            let storage = self
+                .pool
+                .get(seg, || self.backend.open(&path))
+                .map_err(|e| Error::io("open segment", &path, None, e))?;
+            let start = u64::from(group[0].pos);
+            let end = group
+                .iter()
+                .map(|l| u64::from(l.pos) + record_size(l.len as usize) as u64)
+                .max()
+                .unwrap_or(start);
+            let mut buf = vec![0u8; (end - start) as usize];
+            crate::storage::read_exact_at(&*storage, start, &mut buf)
+                .map_err(|e| Error::io("read", &path, Some(start), e))?;
+            for loc in group {
+                let offset = first + out.len() as u64;
+                let at = (u64::from(loc.pos) - start) as usize;
+                let data = crate::recovery::decode_entry(
+                    &buf[at..],
+                    seg,
+                    &path,
+                    u64::from(loc.pos),
+                    topic,
+                    offset,
+                )?;
+                out.push(Entry { offset, data });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Persists cursor `name` of topic `id` at `cursor` as the read consistency asks, then
+    /// moves it. If persisting fails the cursor does not move.
+    fn advance_cursor(&self, id: u32, name: &str, cursor: u64) -> Result<()> {
+        let persist = match self.opts.consistency {
+            ReadConsistency::StrictlyAtOnce => true,
+            ReadConsistency::AtLeastOnce { persist_every } => {
+                let mut st = lock(&self.state);
+                let c = st.topic_list[id as usize].cursor_mut(name);
+                cursor - c.persisted >= u64::from(persist_every.max(1))
+            }
+        };
+        if persist {
+            let lsn = self.append_cursor(id, name, cursor)?;
+            let strict = self.opts.consistency == ReadConsistency::StrictlyAtOnce;
+            if strict && self.opts.fsync != FsyncSchedule::NoFsync {
+                self.wait_durable_lsn(lsn)?;
+            } else {
+                self.ensure_written(lsn)?;
+            }
+        }
+        lock(&self.state).topic_list[id as usize]
+            .cursor_mut(name)
+            .cursor = cursor;
+        Ok(())
+    }
+
+    /// Encodes a cursor record for consumer `name` of topic `id`; returns the LSN past it.
+    pub(crate) fn append_cursor(&self, id: u32, name: &str, cursor: u64) -> Result<u64> {
+        self.check_poison()?;
+        let mut st = lock(&self.state);
+        self.encode_cursor(&mut st, id, name, cursor)
+    }
+
+    fn encode_cursor(&self, st: &mut State, id: u32, name: &str, cursor: u64) -> Result<u64> {
+        self.ensure_room(st, record_size(name.len()) as u64)?;
+        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
+        st.encode(
+            RecordKind::Cursor,
+            0,
+            id,
+            cursor,
+            name.as_bytes(),
+            synced,
+            self.opts.write_buffer,
+        );
+        st.topic_list[id as usize].cursor_mut(name).persisted = cursor;
+        Ok(st.lsn_end())
+    }
+
+    /// The id of topic `name`, defining it (in the log) if it is new.
+    pub(crate) fn topic_or_create(&self, st: &mut State, name: &str) -> Result<u32> {
+        if let Some(&id) = st.topics.get(name) {
+            return Ok(id);
+        }
+        self.check_poison()?;
+        self.ensure_room(st, record_size(name.len()) as u64)?;
+        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
+        Ok(st.create_topic(name, synced, self.opts.write_buffer))
+    }
+}

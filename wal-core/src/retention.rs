@@ -1,0 +1,133 @@
+//! Reclaiming disk: deleting old segments once every cursor has passed them, and explicit
+//! truncation of a topic.
+
+use std::sync::atomic::Ordering;
+
+use crate::error::{Error, Result};
+use crate::format::{record_size, RecordKind};
+use crate::wal::{lock, Shared, Wal};
+
+impl Wal {
+    /// Forgets the entries of `topic` below `offset`, for programs that track their own
+    /// positions (a Raft log after a snapshot). Reads of them give
+    /// [`Error::OffsetReclaimed`]; cursors below `offset` move up to it; segments holding
+    /// nothing else that is needed are deleted. The truncation is written to the OS before
+    /// this returns and is durable with the next sync. `offset` past the end is an error.
+    pub fn truncate_before(&self, topic: &str, offset: u64) -> Result<()> {
+        let shared = &self.shared;
+        shared.check_poison()?;
+        let lsn = {
+            let mut st = lock(&shared.state);
+            let Some(&id) = st.topics.get(topic) else {
+                return Err(Error::OffsetNotFound {
+                    topic: topic.to_owned(),
+                    offset,
+                    next: 0,
+                });
+            };
+            let next = st.topic_list[id as usize].next_offset;
+            if offset > next {
+                return Err(Error::OffsetNotFound {
+                    topic: topic.to_owned(),
+                    offset,
+                    next,
+                });
+            }
+            shared.ensure_room(&mut st, record_size(0) as u64)?;
+            let synced = st.synced_in_active(shared.durable_lsn.load(Ordering::Acquire));
+            st.encode(
+                RecordKind::Truncate,
+                0,
+                id,
+                offset,
+                &[],
+                synced,
+                shared.opts.write_buffer,
+            );
+            st.topic_list[id as usize].truncate_before(offset);
+            st.lsn_end()
+        };
+        shared.ensure_written(lsn)?;
+        shared.wake_reclaimer();
+        Ok(())
+    }
+
+    /// The oldest offset of `topic` still retained (its next offset when all were
+    /// reclaimed); `None` for an unknown topic.
+    pub fn oldest_offset(&self, topic: &str) -> Option<u64> {
+        let st = lock(&self.shared.state);
+        st.topics
+            .get(topic)
+            .map(|&id| st.topic_list[id as usize].first_offset())
+    }
+
+    /// Deletes every old segment that nothing needs any more, now (the background thread
+    /// also does it after every rollover and on its housekeeping rounds). Returns how many
+    /// segments were queued for deletion; a segment still open by a reader is deleted once
+    /// the reader is done with it.
+    pub fn reclaim(&self) -> Result<usize> {
+        self.shared.reclaim()
+    }
+
+    /// The number of segment files the log holds.
+    pub fn segment_count(&self) -> usize {
+        lock(&self.shared.state).segments.len()
+    }
+}
+
+impl Shared {
+    /// Drops segments from the front of the log while the oldest one is reclaimable:
+    /// - it is not the active segment, and the next segment's preamble (which re-declares
+    ///   every topic and cursor) is durable, so the log stays self-describing;
+    /// - every entry in it is behind every persisted cursor of its topic;
+    /// - the retention policy (`retain_bytes`, `retain_age`) does not keep it.
+    pub(crate) fn reclaim(&self) -> Result<usize> {
+        let mut dropped = 0;
+        loop {
+            let mut st = lock(&self.state);
+            let Some((&oldest, meta)) = st.segments.iter().next() else {
+                break;
+            };
+            if oldest == st.active.id {
+                break;
+            }
+            let Some(next) = st.segments.get(&(oldest + 1)) else {
+                break;
+            };
+            let durable = self.durable_lsn.load(Ordering::Acquire);
+            if durable < next.base_lsn + next.preamble_end {
+                break;
+            }
+            let retained_after: u64 = st.segments.values().skip(1).map(|m| m.capacity).sum();
+            if self.opts.retain_bytes > 0 && retained_after < self.opts.retain_bytes {
+                break;
+            }
+            let young = meta
+                .sealed_at
+                .is_none_or(|t| t.elapsed() < self.opts.retain_age);
+            if !self.opts.retain_age.is_zero() && young {
+                break;
+            }
+            let needed = st.topic_list.iter().any(|t| {
+                t.last_offset_in_oldest(oldest)
+                    .is_some_and(|last| last >= t.min_persisted_cursor())
+            });
+            if needed {
+                break;
+            }
+            for t in &mut st.topic_list {
+                t.drop_segment(oldest);
+            }
+            st.segments.remove(&oldest);
+            drop(st);
+            tracing::debug!(
+                segment = oldest,
+                "reclaiming a segment every cursor has passed"
+            );
+            self.pool.doom(oldest);
+            dropped += 1;
+        }
+        self.delete_doomed();
+        Ok(dropped)
+    }
+}
