@@ -129,6 +129,14 @@ impl WalBuilder {
         self
     }
 
+    /// Copy whatever recovery cuts off (a torn tail) into a `.damaged` file beside the log
+    /// before erasing it (default off: a torn tail was never acknowledged). `wal repair`
+    /// turns it on, so that it always keeps what it removes.
+    pub fn keep_cut_data(mut self, keep: bool) -> Self {
+        self.opts.keep_cut_data = keep;
+        self
+    }
+
     /// Most segment files kept open at once for reads (default 64); beyond it the least
     /// recently used idle one is closed. The active segment is always open.
     pub fn max_open_segments(mut self, n: usize) -> Self {
@@ -166,7 +174,13 @@ impl WalBuilder {
         validate(&opts)?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
         let lock_file = lock_dir(&dir)?;
-        let mut rec = recover(&dir, &*backend, opts.segment_size, opts.recovery)?;
+        let mut rec = recover(
+            &dir,
+            &*backend,
+            opts.segment_size,
+            opts.recovery,
+            opts.keep_cut_data,
+        )?;
         let lsn = rec.active.base_lsn + rec.active.end;
         let pool = HandlePool::with_cap(opts.max_open_segments);
         for (id, storage) in std::mem::take(&mut rec.handles) {

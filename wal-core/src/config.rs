@@ -94,6 +94,7 @@ pub(crate) struct Options {
     pub max_open_segments: usize,
     pub retain_bytes: u64,
     pub retain_age: Duration,
+    pub keep_cut_data: bool,
 }
 
 impl Default for Options {
@@ -112,6 +113,7 @@ impl Default for Options {
             max_open_segments: 64,
             retain_bytes: 0,
             retain_age: Duration::ZERO,
+            keep_cut_data: false,
         }
     }
 }

@@ -31,6 +31,7 @@ mod consumer;
 pub mod error;
 mod flush;
 pub mod format;
+pub mod inspect;
 mod recovery;
 mod retention;
 pub mod segment;

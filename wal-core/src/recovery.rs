@@ -33,7 +33,7 @@ pub(crate) struct Recovered {
 
 /// How the scan of one segment ended.
 #[derive(Debug, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Records up to `end`, then never-written space.
     Clean { end: usize },
     /// A torn tail: records up to `cut` are good, bytes in `cut..dirty_end` are debris.
@@ -89,7 +89,12 @@ fn record_error(path: &Path, pos: u64, e: RecordError) -> Error {
 }
 
 /// The error for damage at `pos`; `proof` is the record showing the spot was durable.
-fn damage_error(path: &Path, pos: usize, error: RecordError, proof: Option<usize>) -> Error {
+pub(crate) fn damage_error(
+    path: &Path,
+    pos: usize,
+    error: RecordError,
+    proof: Option<usize>,
+) -> Error {
     match (error, proof) {
         (RecordError::Checksum { expected, got }, _) => Error::ChecksumMismatch {
             path: path.to_owned(),
@@ -129,6 +134,7 @@ pub(crate) fn recover(
     backend: &dyn Backend,
     segment_size: u64,
     mode: RecoveryMode,
+    keep_cut: bool,
 ) -> Result<Recovered> {
     let mut ids = list_segments(dir)?;
     drop_unwritten_tail_segments(dir, backend, &mut ids)?;
@@ -181,7 +187,11 @@ pub(crate) fn recover(
             Outcome::Torn { cut, dirty_end } => {
                 tracing::info!(path = %path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
                 replay.discard_staged();
-                erase(&*storage, &path, cut, dirty_end)?;
+                if keep_cut {
+                    set_aside(dir, backend, &*storage, &path, &buf, cut)?;
+                } else {
+                    erase(&*storage, &path, cut, dirty_end)?;
+                }
                 (cut, false)
             }
             Outcome::Damage {
@@ -298,7 +308,7 @@ fn is_all_zero(storage: &dyn Storage, path: &Path) -> Result<bool> {
 
 /// The index just past the last non-zero byte of `buf`, if any. Checks 4 KiB blocks from
 /// the end first (a loop the compiler vectorises), since segments end in long zero runs.
-fn last_nonzero(buf: &[u8]) -> Option<usize> {
+pub(crate) fn last_nonzero(buf: &[u8]) -> Option<usize> {
     const BLOCK: usize = 4096;
     let mut end = buf.len();
     while end > 0 {
@@ -312,7 +322,7 @@ fn last_nonzero(buf: &[u8]) -> Option<usize> {
     None
 }
 
-fn read_all(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_all(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
     let len = storage
         .len()
         .map_err(|e| Error::io("stat", path, None, e))?;
@@ -325,7 +335,7 @@ fn read_all(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<()> {
+pub(crate) fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<()> {
     let header = format::decode_segment_header(buf).map_err(|e| match e {
         HeaderError::Zero => Error::Corrupt {
             path: path.to_owned(),
@@ -352,7 +362,13 @@ fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<()> {
 }
 
 /// Scans the records of one segment into `replay`.
-fn scan(buf: &[u8], id: u64, is_last: bool, base_lsn: u64, replay: &mut Replayer) -> Outcome {
+pub(crate) fn scan(
+    buf: &[u8],
+    id: u64,
+    is_last: bool,
+    base_lsn: u64,
+    replay: &mut Replayer,
+) -> Outcome {
     let mut pos = SEGMENT_HEADER_LEN;
     let mut batch_start = None;
     loop {
@@ -508,7 +524,7 @@ fn create_first_segment(
 
 /// Applies records to the topic table, holding back a batch until its last record.
 #[derive(Debug, Default)]
-struct Replayer {
+pub(crate) struct Replayer {
     topics: HashMap<String, u32>,
     list: Vec<TopicState>,
     /// (segment, base LSN, position, length) of the current batch's entries.
@@ -579,7 +595,7 @@ impl Replayer {
         }
     }
 
-    fn begin_segment(&mut self) {
+    pub(crate) fn begin_segment(&mut self) {
         self.declared_here.clear();
     }
 
@@ -635,11 +651,11 @@ impl Replayer {
         Ok(())
     }
 
-    fn discard_staged(&mut self) {
+    pub(crate) fn discard_staged(&mut self) {
         self.staged.clear();
     }
 
-    fn finish(mut self) -> (HashMap<String, u32>, Vec<TopicState>) {
+    pub(crate) fn finish(mut self) -> (HashMap<String, u32>, Vec<TopicState>) {
         for t in &mut self.list {
             let (first, next) = (t.first_offset(), t.next_offset);
             for c in t.cursors.values_mut() {

@@ -50,6 +50,8 @@ use std::time::Duration;
 
 pub use backend::{Backend, BackendInfo};
 pub use wal_backend_std::StdBackend;
+/// Read-only inspection of a log directory (what `wal verify` and `wal dump` use).
+pub use wal_core::inspect;
 pub use wal_core::{
     Backend as StorageBackend, Consumer, Entry, Error, FlushRequest, Flusher, FsyncSchedule,
     ReadConsistency, RecoveryMode, Result, SequentialFlusher, Stats, Storage, TopicNameProblem,
@@ -176,6 +178,11 @@ impl WalBuilder {
     /// Keep a segment at least this long after it was sealed.
     pub fn retain_age(self, age: Duration) -> Self {
         self.map(|b| b.retain_age(age))
+    }
+
+    /// Copy what recovery cuts off (a torn tail) into a `.damaged` file before erasing it.
+    pub fn keep_cut_data(self, keep: bool) -> Self {
+        self.map(|b| b.keep_cut_data(keep))
     }
 
     /// Chooses a built-in backend (default [`Backend::Auto`]). Asking for one whose

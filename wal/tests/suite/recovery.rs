@@ -457,3 +457,55 @@ fn a_torn_preamble_is_declared_again() {
         counts
     );
 }
+
+#[test]
+fn inspection_sees_what_recovery_would_and_changes_nothing() {
+    let backend = common::raw_backend();
+    let dir = tempfile::tempdir().unwrap();
+    write_entries(dir.path(), FsyncSchedule::SyncEach, 6);
+    let report = wal::inspect::inspect(dir.path(), &*backend).unwrap();
+    assert!(report.is_clean(), "{:?}", report.segments);
+    let topics = report.topics();
+    assert_eq!((topics[0].name.as_str(), topics[0].next_offset), ("t", 6));
+    let entries = report.entries(&*backend, "t", 2, 2).unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    assert_eq!(entries[0].data, payload(2));
+    assert_eq!(
+        entries[0].position,
+        entry_records(&segment_path(dir.path()))[2].0 as u64
+    );
+
+    // A torn tail: reported, not cut.
+    let (pos, size) = *entry_records(&segment_path(dir.path())).last().unwrap();
+    let mut bytes = fs::read(segment_path(dir.path())).unwrap();
+    bytes[pos + size / 2..pos + size]
+        .iter_mut()
+        .for_each(|b| *b = 0x55);
+    fs::write(segment_path(dir.path()), &bytes).unwrap();
+    let report = wal::inspect::inspect(dir.path(), &*backend).unwrap();
+    assert!(!report.is_clean() && !report.is_damaged());
+    assert!(
+        matches!(report.segments[0].finding, wal::inspect::Finding::TornTail { offset, .. } if offset == pos as u64)
+    );
+    assert_eq!(
+        fs::read(segment_path(dir.path())).unwrap(),
+        bytes,
+        "inspection changed the file"
+    );
+
+    // Damage to durable data: the same error recovery gives.
+    let flipped = flip_byte_in_entry(dir.path(), 1, 30);
+    let report = wal::inspect::inspect(dir.path(), &*backend).unwrap();
+    assert!(report.is_damaged());
+    match &report.segments[0].finding {
+        wal::inspect::Finding::Damaged(e) => {
+            assert_eq!(e.damage_location().map(|l| l.1), Some(flipped))
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = builder(dir.path()).open().unwrap_err();
+    assert_eq!(err.damage_location().map(|l| l.1), Some(flipped));
+}
