@@ -14,47 +14,11 @@ use std::path::{Path, PathBuf};
 
 use crate::MmapConfig;
 
-/// Gives the empty, freshly created `file` a length of `len` bytes with blocks reserved on
-/// disk, so that a full disk fails here with [`io::ErrorKind::StorageFull`] rather than as a
-/// SIGBUS when a page of the mapping is written back.
-#[cfg(target_os = "linux")]
-pub(crate) fn preallocate(file: &File, len: u64) -> io::Result<()> {
-    use nix::errno::Errno;
-    use std::os::fd::AsRawFd;
-
-    if len == 0 {
-        // posix_fallocate rejects a zero length with EINVAL; there is nothing to reserve.
-        return Ok(());
-    }
-    let off_len = nix::libc::off_t::try_from(len).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("file length {len} does not fit in off_t"),
-        )
-    })?;
-    match nix::fcntl::posix_fallocate(file.as_raw_fd(), 0, off_len) {
-        Ok(()) => Ok(()),
-        // A C library without glibc's emulation (musl) passes EOPNOTSUPP through on file
-        // systems without fallocate. Writing zeros reserves the blocks just the same.
-        Err(Errno::EOPNOTSUPP) => {
-            tracing::debug!(
-                len,
-                "posix_fallocate is not supported here; reserving blocks by writing zeros"
-            );
-            write_zeros(file, len, 1 << 20)
-        }
-        // ENOSPC becomes io::ErrorKind::StorageFull through from_raw_os_error.
-        Err(errno) => Err(io::Error::from(errno)),
-    }
-}
-
-/// Gives the freshly created `file` a length of `len` bytes. Only the length is set: the
-/// file is sparse, so a full disk surfaces when a dirty page is written back, which for a
-/// mapped file is a SIGBUS on the write (or an `msync` error), not an error here.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn preallocate(file: &File, len: u64) -> io::Result<()> {
-    file.set_len(len)
-}
+// Preallocation and directory sync are the std backend's (one implementation for both):
+// on Linux `posix_fallocate` reserves the blocks, so a full disk fails at creation instead
+// of as a SIGBUS when a page of the mapping is written back; elsewhere only the length is
+// set, the file is sparse, and a full disk can surface as a SIGBUS on a write.
+pub(crate) use wal_backend_std::{preallocate, sync_dir};
 
 /// Writes `len` zero bytes from the start of `file`, `chunk` bytes per write call.
 ///
@@ -120,19 +84,6 @@ pub(crate) fn advise(_raw: &memmap2::MmapRaw, config: &MmapConfig, _path: &Path)
     if config.random_access || config.no_huge_pages {
         tracing::debug!("madvise is not available on this platform; ignoring the advice");
     }
-}
-
-/// Makes the entries of `dir` durable by syncing the directory itself.
-#[cfg(unix)]
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Directory entries cannot be synced through std on this platform; the file system
-/// (NTFS journals its metadata) is trusted to make creations and removals durable.
-#[cfg(not(unix))]
-pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 /// What identifies a file (not a path) for sharing one access lock between all the

@@ -50,6 +50,20 @@ use wal_core::{Backend, Storage};
 
 mod sys;
 
+/// Gives the freshly created, empty `file` a length of `len` bytes with its blocks reserved
+/// (`posix_fallocate` on Linux, so a full disk is [`io::ErrorKind::StorageFull`] here;
+/// elsewhere only the length is set). Public so that other backends that create segment
+/// files the same way (the mmap backend) share it.
+pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
+    sys::preallocate(file, len)
+}
+
+/// Makes the entries of `dir` durable (`fsync` of the directory on unix; a no-op where std
+/// cannot open a directory). Public for other backends, as [`preallocate`].
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    sys::sync_dir(dir)
+}
+
 /// The portable backend: segment files are plain [`File`]s accessed with positional I/O.
 ///
 /// It holds no state, so it is cheap to create and clone.
