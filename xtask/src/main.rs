@@ -1,7 +1,9 @@
 //! Project chores, run as `cargo xtask <task>` (aliased in `.cargo/config.toml`).
 //!
-//! - `bench [ARGS]`: builds `wal-bench` in release mode and runs it (`--smoke` for a quick
-//!   check, `--dir PATH` for where the logs go).
+//! - `bench [ARGS]`: builds `wal-bench` in release mode and runs it: every workload for our
+//!   backends and the peers, against the disk's own limit (`--smoke` for a check of a few
+//!   seconds, `--full` for longer runs, `--dir PATH` for where the logs go; `bench --help`
+//!   lists the rest).
 //! - `crash [--rounds N] [--seed S] [--dir PATH]`: the kill -9 crash loop; prints a
 //!   summary and fails on any lost acknowledged entry.
 //! - `ci`: the checks CI runs (`.ci/run` calls the same commands).
@@ -44,7 +46,7 @@ fn main() -> ExitCode {
         ),
         Some("ci") => ci(),
         _ => {
-            println!("usage: cargo xtask <task>\n\ntasks:\n  bench [--smoke] [--dir PATH]   run the benchmark workloads\n  crash [--rounds N] [--seed S]  kill -9 a writing child N times, check every acknowledged entry\n  ci                             fmt, clippy and tests, as CI runs them");
+            println!("usage: cargo xtask <task>\n\ntasks:\n  bench [--smoke|--full] [...]   run the benchmarks (bench --help)\n  crash [--rounds N] [--seed S]  kill -9 a writing child N times, check every acknowledged entry\n  ci                             fmt, clippy and tests, as CI runs them");
             ExitCode::from(2)
         }
     }

@@ -1,0 +1,286 @@
+//! Writing a report to disk: `report.md`, `report.json` and the SVG charts.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Context, Result};
+use crate::job::System;
+use crate::report::{fmt_rate, fmt_us, rows, Report, RowKind};
+use crate::svg::BarChart;
+
+/// The full Markdown report: header (machine, settings), limits, summary, targets, and
+/// every measurement in detail.
+pub fn markdown(r: &Report) -> String {
+    let m = &r.machine;
+    let st = &r.settings;
+    let mut s = String::from("# wal-bench report\n\n");
+    writeln!(
+        s,
+        "`{}` — {} ({:.0} s in all)\n",
+        r.command, r.date, r.total_s
+    )
+    .ok();
+    writeln!(s, "## Machine and settings\n").ok();
+    writeln!(
+        s,
+        "- machine: {} cores ({}), {:.1} GiB memory, Linux {}",
+        m.cores,
+        m.cpu,
+        m.memory_bytes as f64 / (1u64 << 30) as f64,
+        m.kernel
+    )
+    .ok();
+    writeln!(s, "- file system: {}", m.filesystem).ok();
+    writeln!(s, "- device: {}", m.device).ok();
+    let peers: Vec<String> = r.peers.iter().map(|(n, v)| format!("{n} {v}")).collect();
+    writeln!(
+        s,
+        "- profile `{:?}`: {} s per timed configuration, read workload {} MiB of 1 KiB \
+         entries, durable threads {:?}, systems {}; peers: {}",
+        st.profile,
+        st.duration.as_secs_f64(),
+        st.read_bytes >> 20,
+        st.threads,
+        st.systems
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        peers.join(", ")
+    )
+    .ok();
+    if !st.filters.is_empty() {
+        writeln!(s, "- filter: {}", st.filters.join(", ")).ok();
+    }
+    s.push_str(
+        "- every (system, workload) runs in its own process, in its own fresh directory, \
+         systems alternating within each workload; our log uses its defaults (64 MiB \
+         segments) with the backend named; walrus-rust its FD backend; okaywal 64 MiB \
+         preallocated segments, checkpointed after 56 MiB\n",
+    );
+    writeln!(
+        s,
+        "\n## The machine's own limits (same file system, same run)\n"
+    )
+    .ok();
+    s.push_str(&r.limits_text());
+    writeln!(
+        s,
+        "\n## Summary\n\nEntries per second (recovery: time to open, and log MB scanned per \
+         second). \"ours ÷ limit\": durable rows over the raw pwrite+fdatasync rate of the \
+         same size (batches: batches/s over it); unsynced and pipelined rows as payload \
+         MB/s over buffered pwrite bandwidth; reads and recovery over buffered pread \
+         bandwidth. n/a: the system cannot express the workload (below).\n"
+    )
+    .ok();
+    s.push_str(&r.summary_table());
+    writeln!(s, "\n## Targets\n").ok();
+    s.push_str(&r.targets_table());
+    writeln!(s, "\n## Every measurement\n").ok();
+    s.push_str(
+        "Latency: per call for durable appends and batches; from append to the return of \
+         the `wait_durable` (okaywal: commit) that covered it for pipelined, sampled every \
+         16th entry. flushes: syncs the log reports (ours); flush p50/p99: time of one \
+         such flush (write + sync) as the log reports it, to within a factor of two; dev \
+         flushes: flush requests the device completed during the job (device-wide). B/entry: 4 KiB pages of the \
+         log's files holding data, per entry. Peak: the worker's VmHWM.\n\n",
+    );
+    s.push_str(
+        "| workload | system | entries/s | MB/s | × limit | p50 | p99 | p99.9 | flushes | \
+         flush p50/p99 | dev flushes | B/entry | peak MiB | note |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let mut all_rows = rows(st);
+    all_rows.insert(
+        all_rows.len().saturating_sub(2),
+        crate::report::Row {
+            id: "fill".into(),
+            title: "5a fill for the read workload".into(),
+            short: "fill".into(),
+            kind: RowKind::Write,
+        },
+    );
+    for row in &all_rows {
+        for sys in System::TABLE {
+            let Some(x) = r.get(&row.id, sys) else {
+                continue;
+            };
+            let lat = |f: fn(&crate::hist::Percentiles) -> f64| {
+                x.latency
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |p| fmt_us(f(p)))
+            };
+            let opt = |v: Option<u64>| v.map_or_else(|| "-".into(), |v| v.to_string());
+            let mut note = x.note.clone().unwrap_or_default();
+            if let Some(f) = &x.fallback {
+                note = format!("{note} {f}").trim().to_owned();
+            }
+            let mbs = match row.kind {
+                RowKind::Recovery => x.log_mb_per_s().unwrap_or(0.0),
+                _ => x.mb_per_s(),
+            };
+            writeln!(
+                s,
+                "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                row.title,
+                x.system,
+                fmt_rate(x.rate()),
+                mbs,
+                r.vs_limit(row.kind, x)
+                    .map_or_else(|| "-".into(), |v| format!("{v:.2}")),
+                lat(|p| p.p50_us),
+                lat(|p| p.p99_us),
+                lat(|p| p.p999_us),
+                opt(x.flushes),
+                x.flush_p50_us.zip(x.flush_p99_us).map_or_else(
+                    || "-".into(),
+                    |(a, b)| format!("{} / {}", fmt_us(a as f64), fmt_us(b as f64))
+                ),
+                opt(x.device_flushes),
+                x.disk_bytes_per_entry
+                    .map_or_else(|| "-".into(), |b| format!("{b:.0}")),
+                x.peak_rss_kib
+                    .map_or_else(|| "-".into(), |k| format!("{:.0}", k as f64 / 1024.0)),
+                note
+            )
+            .ok();
+        }
+    }
+    if !r.skipped.is_empty() {
+        writeln!(s, "\n## Not run (the system cannot express the workload)\n").ok();
+        for k in &r.skipped {
+            writeln!(s, "- {} on `{}`: {}", k.system, k.row, k.reason).ok();
+        }
+    }
+    if !r.failures.is_empty() {
+        writeln!(s, "\n## Failures\n").ok();
+        for f in &r.failures {
+            writeln!(s, "- {} on `{}`: {}", f.system, f.row, f.error).ok();
+        }
+    }
+    writeln!(s, "\n## Charts\n").ok();
+    for (file, title) in chart_files(r) {
+        writeln!(s, "![{title}]({file})").ok();
+    }
+    s
+}
+
+/// The charts of a report: (file name, chart).
+fn charts(r: &Report) -> Vec<(String, BarChart)> {
+    let systems: Vec<System> = System::TABLE
+        .into_iter()
+        .filter(|s| r.settings.systems.contains(s))
+        .collect();
+    let series: Vec<String> = systems.iter().map(|s| s.name().to_owned()).collect();
+    let all = rows(&r.settings);
+    let mut out = Vec::new();
+    let throughput = |prefix: &str, title: &str, log: bool| {
+        let picked: Vec<_> = all
+            .iter()
+            .filter(|row| row.id.starts_with(prefix))
+            .filter(|row| systems.iter().any(|&s| r.get(&row.id, s).is_some()))
+            .collect();
+        BarChart {
+            title: title.to_owned(),
+            y_label: "entries/s".into(),
+            log,
+            groups: picked.iter().map(|row| row.short.clone()).collect(),
+            series: series.clone(),
+            values: picked
+                .iter()
+                .map(|row| {
+                    systems
+                        .iter()
+                        .map(|&s| r.get(&row.id, s).map(|m| Report::value(row.kind, m)))
+                        .collect()
+                })
+                .collect(),
+        }
+    };
+    for size in ["256B", "4KiB"] {
+        out.push((
+            format!("throughput-durable-{size}.svg"),
+            throughput(
+                &format!("durable/{size}/"),
+                &format!("Durable appends (SyncEach), {size}: entries/s by threads"),
+                false,
+            ),
+        ));
+    }
+    let mut unsynced = throughput("readme/", "", true);
+    let small = throughput("nofsync/", "", true);
+    let piped = throughput("pipelined/", "", true);
+    for c in [small, piped] {
+        unsynced.groups.extend(c.groups);
+        unsynced.values.extend(c.values);
+    }
+    unsynced.title = "Unsynced and pipelined appends: entries/s (log scale)".into();
+    out.push(("throughput-unsynced.svg".to_owned(), unsynced));
+
+    for (id, name) in [
+        ("durable/256B/1t/1topic", "durable 256 B, 1 thread"),
+        (
+            "durable/256B/16t/16topics",
+            "durable 256 B, 16 threads, 16 topics",
+        ),
+        (
+            "durable/256B/16t/1topic",
+            "durable 256 B, 16 threads, 1 topic",
+        ),
+        (
+            "pipelined/64B/2t/every10000",
+            "pipelined 64 B, 2 threads (append to durable)",
+        ),
+    ] {
+        let with: Vec<&System> = systems
+            .iter()
+            .filter(|&&s| r.get(id, s).is_some_and(|m| m.latency.is_some()))
+            .collect();
+        if with.is_empty() {
+            continue;
+        }
+        out.push((
+            format!("latency-{}.svg", id.replace('/', "-")),
+            BarChart {
+                title: format!("Latency percentiles: {name}"),
+                y_label: "µs".into(),
+                log: true,
+                groups: with.iter().map(|s| s.name().to_owned()).collect(),
+                series: vec!["p50".into(), "p99".into(), "p99.9".into()],
+                values: with
+                    .iter()
+                    .map(|&&s| {
+                        let p = r.get(id, s).and_then(|m| m.latency);
+                        vec![
+                            p.map(|p| p.p50_us),
+                            p.map(|p| p.p99_us),
+                            p.map(|p| p.p999_us),
+                        ]
+                    })
+                    .collect(),
+            },
+        ));
+    }
+    out.retain(|(_, c)| !c.groups.is_empty());
+    out
+}
+
+fn chart_files(r: &Report) -> Vec<(String, String)> {
+    charts(r).into_iter().map(|(f, c)| (f, c.title)).collect()
+}
+
+/// Writes `report.md`, `report.json` and the charts into `dir`; returns the files.
+pub fn write_all(r: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).ctx(format!("create {}", dir.display()))?;
+    let mut files = vec![
+        (dir.join("report.md"), markdown(r)),
+        (dir.join("report.json"), r.to_json()),
+    ];
+    for (name, chart) in charts(r) {
+        files.push((dir.join(name), chart.render()));
+    }
+    for (path, text) in &files {
+        std::fs::write(path, text).ctx(format!("write {}", path.display()))?;
+    }
+    Ok(files.into_iter().map(|(p, _)| p).collect())
+}
