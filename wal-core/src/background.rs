@@ -238,7 +238,7 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
         let result = match rx.recv_timeout(timeout) {
             Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(Wake::Write) => shared.write_pending(),
-            Ok(Wake::Reclaim) => shared.reclaim().map(|_| ()),
+            Ok(Wake::Reclaim) => prepare_and_reclaim(shared),
             Err(RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
                 let mut result = Ok(());
@@ -270,6 +270,20 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
     }
 }
 
+/// After a rollover or once the active segment is half full: prepare the next segment,
+/// then delete what nothing needs.
+fn prepare_and_reclaim(shared: &Shared) -> crate::error::Result<()> {
+    if shared
+        .spare_wanted
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        if let Err(e) = shared.prepare_spare() {
+            tracing::warn!(error = %e, "could not prepare the next segment; rollover will create it");
+        }
+    }
+    shared.reclaim().map(|_| ())
+}
+
 fn housekeeping(shared: &Shared) {
     let active = lock(&shared.state).active.id;
     let closed = shared
@@ -278,7 +292,7 @@ fn housekeeping(shared: &Shared) {
     if closed > 0 {
         tracing::debug!(closed, "closed idle segment handles");
     }
-    if let Err(e) = shared.reclaim() {
+    if let Err(e) = prepare_and_reclaim(shared) {
         tracing::warn!(error = %e, "reclaiming old segments failed; will retry");
     }
 }

@@ -129,6 +129,14 @@ impl WalBuilder {
         self
     }
 
+    /// Create the next segment ahead of time, zero-filled, once the active one is half
+    /// full (default on): rollover then does no file creation, and syncs write into blocks
+    /// that already exist, which is cheaper than converting preallocated extents.
+    pub fn precreate_segments(mut self, on: bool) -> Self {
+        self.opts.precreate_segments = on;
+        self
+    }
+
     /// Copy whatever recovery cuts off (a torn tail) into a `.damaged` file beside the log
     /// before erasing it (default off: a torn tail was never acknowledged). `wal repair`
     /// turns it on, so that it always keeps what it removes.
@@ -182,6 +190,7 @@ impl WalBuilder {
             opts.keep_cut_data,
         )?;
         let lsn = rec.active.base_lsn + rec.active.end;
+        let active_id = rec.active.id;
         let pool = HandlePool::with_cap(opts.max_open_segments);
         for (id, storage) in std::mem::take(&mut rec.handles) {
             pool.insert(id, storage);
@@ -217,6 +226,9 @@ impl WalBuilder {
             wake: tx,
             stats: Counters::default(),
             tail: Default::default(),
+            spare: Mutex::new(None),
+            active_id: AtomicU64::new(active_id),
+            spare_wanted: Default::default(),
             dir,
             opts,
         });

@@ -67,13 +67,15 @@ impl Wal {
         let mark_lsn = {
             let mut st = lock(&shared.state);
             if st.active.end + record_size(0) as u64 > st.active.capacity {
-                return Ok(());
+                drop(st);
+                return shared.discard_spare();
             }
             let synced = st.synced_in_active(lsn);
             st.encode(RecordKind::SyncMark, 0, 0, 0, &[], synced, 0);
             st.lsn_end()
         };
-        shared.wait_durable_lsn(mark_lsn)
+        shared.wait_durable_lsn(mark_lsn)?;
+        shared.discard_spare()
     }
 }
 

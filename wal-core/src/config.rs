@@ -95,6 +95,7 @@ pub(crate) struct Options {
     pub retain_bytes: u64,
     pub retain_age: Duration,
     pub keep_cut_data: bool,
+    pub precreate_segments: bool,
 }
 
 impl Default for Options {
@@ -114,6 +115,7 @@ impl Default for Options {
             retain_bytes: 0,
             retain_age: Duration::ZERO,
             keep_cut_data: false,
+            precreate_segments: true,
         }
     }
 }

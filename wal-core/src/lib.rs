@@ -32,6 +32,7 @@ pub mod error;
 mod flush;
 pub mod format;
 pub mod inspect;
+mod precreate;
 mod recovery;
 mod retention;
 pub mod segment;

@@ -54,6 +54,12 @@ pub(crate) struct Shared {
     pub wake: Sender<Wake>,
     pub stats: Counters,
     pub tail: Tail,
+    /// The segment prepared ahead of time (see `precreate.rs`).
+    pub spare: Mutex<Option<crate::precreate::Spare>>,
+    /// Mirror of the active segment's id, readable without the state lock.
+    pub active_id: AtomicU64,
+    /// Set once the background thread was asked to prepare the next segment.
+    pub spare_wanted: std::sync::atomic::AtomicBool,
 }
 
 /// A write-ahead log of named topics in one directory.
@@ -241,10 +247,14 @@ impl Shared {
             st.topic_list[id as usize].push(seg, base, pos, data.len() as u32);
         }
         self.stats.appends.add(n);
+        let half_full = st.active.end * 2 >= st.active.capacity;
         let lsn = st.lsn_end();
         let pending = st.pending_bytes;
         drop(st);
         self.tail.notify();
+        if half_full && !self.spare_wanted.swap(true, Ordering::AcqRel) {
+            self.wake_reclaimer();
+        }
         self.stats
             .append_bytes
             .add(entries.iter().map(|e| e.len() as u64).sum());

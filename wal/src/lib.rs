@@ -180,6 +180,11 @@ impl WalBuilder {
         self.map(|b| b.retain_age(age))
     }
 
+    /// Create the next segment ahead of time, zero-filled (default on).
+    pub fn precreate_segments(self, on: bool) -> Self {
+        self.map(|b| b.precreate_segments(on))
+    }
+
     /// Copy what recovery cuts off (a torn tail) into a `.damaged` file before erasing it.
     pub fn keep_cut_data(self, keep: bool) -> Self {
         self.map(|b| b.keep_cut_data(keep))

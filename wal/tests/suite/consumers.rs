@@ -50,8 +50,9 @@ fn entry(i: u64) -> Vec<u8> {
     d
 }
 
-/// Bound on segment files in the steady state: the active segment, the one before it
-/// (kept until the active one's preamble is durable), and one whose deletion is pending.
+/// Bound on segment files in the steady state: the active segment, the next one (made
+/// ahead of time once the active one is half full), and the one before the active one,
+/// kept until the active one's preamble is durable or while its deletion is pending.
 const STEADY_BOUND: usize = 3;
 
 #[test]

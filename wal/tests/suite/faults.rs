@@ -156,11 +156,41 @@ fn disk_full_on_write_is_typed_and_recoverable() {
 }
 
 #[test]
+fn a_segment_that_cannot_be_made_ahead_of_time_is_made_at_rollover() {
+    let dir = tempfile::tempdir().unwrap();
+    // Creation 2 is usually the background preparation of segment 2: it fails, and
+    // rollover creates the segment itself. (If rollover comes first, that append gets the
+    // typed error instead.) Either way nothing stored is lost and the log goes on.
+    let backend = faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    let mut stored = Vec::new();
+    for i in 0..60u8 {
+        match wal.append_for_topic("t", &[i; 1000]) {
+            Ok(_) => stored.push(vec![i; 1000]),
+            Err(e) => assert_eq!(e.io_kind(), Some(io::ErrorKind::StorageFull), "{e}"),
+        }
+    }
+    assert!(stored.len() >= 59, "{}", stored.len());
+    assert!(wal.stats().segments_created >= 2);
+    wal.close().unwrap();
+    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    assert_eq!(read_topic(&wal, "t"), stored);
+}
+
+#[test]
 fn disk_full_at_segment_creation_is_typed_and_recoverable() {
     let dir = tempfile::tempdir().unwrap();
     // Creation 1 is the first segment; creation 2, the first rollover, finds the disk full.
+    // (Without segments made ahead of time, so that rollover itself creates the file.)
     let backend = faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
-    let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+    let wal = common::builder_without_dir()
+        .dir(dir.path())
+        .fsync(FsyncSchedule::SyncEach)
+        .segment_size(16 << 10)
+        .precreate_segments(false)
+        .custom_backend(backend.clone())
+        .open()
+        .unwrap();
     let entry = vec![5u8; 1000];
     let mut stored = 0;
     let err = loop {
