@@ -60,18 +60,38 @@ impl Shared {
         Ok(())
     }
 
-    /// The prepared segment `id`, if there is one. Called by rollover with the state lock
-    /// held; waits for a preparation in progress.
-    pub(crate) fn take_spare(&self, id: u64) -> Option<Arc<dyn Storage>> {
+    /// The storage of new segment `id` for rollover (called with the state lock held): the
+    /// prepared one if it is ready, else a file created now. Holds the spare lock
+    /// throughout (waiting for a preparation in progress), so that preparation and
+    /// rollover never both create the same file.
+    pub(crate) fn next_segment(&self, id: u64, path: &std::path::Path) -> Result<Arc<dyn Storage>> {
         let mut spare = lock(&self.spare);
-        match spare.take() {
+        let prepared = match spare.take() {
             Some(s) if s.id == id => Some(s.storage),
             Some(stale) => {
                 self.remove_spare_file(stale.id);
                 None
             }
             None => None,
-        }
+        };
+        let storage = match prepared {
+            Some(storage) => storage,
+            None => {
+                let storage = self
+                    .backend
+                    .create(path, self.opts.segment_size)
+                    .map_err(|e| Error::io("create segment", path, None, e))?;
+                if let Err(e) = self.backend.sync_dir(&self.dir) {
+                    // The file exists but its directory entry may not be durable: as with
+                    // any failed sync, stop trusting the log until it is reopened.
+                    return Err(self.poison(Error::io("sync directory", &self.dir, None, e)));
+                }
+                storage
+            }
+        };
+        // Set while the spare lock is held: preparation reads it under the same lock.
+        self.active_id.store(id, Ordering::Release);
+        Ok(storage)
     }
 
     /// Removes an unused spare (at close), so a closed log holds only its data.

@@ -194,23 +194,7 @@ impl Shared {
     fn rollover(&self, st: &mut State) -> Result<()> {
         let id = st.active.id + 1;
         let path = self.dir.join(segment_file_name(id));
-        let storage = match self.take_spare(id) {
-            Some(prepared) => prepared,
-            None => {
-                let storage = self
-                    .backend
-                    .create(&path, self.opts.segment_size)
-                    .map_err(|e| Error::io("create segment", &path, None, e))?;
-                if let Err(e) = self.backend.sync_dir(&self.dir) {
-                    // The file exists but its directory entry may not be durable: as with
-                    // any failed sync, stop trusting the log until it is reopened.
-                    return Err(self.poison(Error::io("sync directory", &self.dir, None, e)));
-                }
-                storage
-            }
-        };
-        self.active_id
-            .store(id, std::sync::atomic::Ordering::Release);
+        let storage = self.next_segment(id, &path)?;
         self.spare_wanted
             .store(false, std::sync::atomic::Ordering::Release);
         tracing::debug!(segment = id, "rolled over to a new segment");
