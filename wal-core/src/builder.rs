@@ -244,12 +244,16 @@ impl WalBuilder {
     }
 }
 
+/// Bytes of records a segment of `segment_size` bytes holds after its header and room
+/// for a topic definition: the bound on one entry's record and on one batch.
+pub(crate) fn record_room(segment_size: u64) -> u64 {
+    segment_size.saturating_sub((SEGMENT_HEADER_LEN + 2 * record_size(MAX_TOPIC_NAME_LEN)) as u64)
+}
+
 /// The largest entry a segment of `segment_size` bytes holds after its header and a topic
 /// definition.
 fn largest_entry(segment_size: u64) -> usize {
-    let room = segment_size.saturating_sub(
-        (SEGMENT_HEADER_LEN + 2 * record_size(MAX_TOPIC_NAME_LEN) + RECORD_HEADER_LEN) as u64,
-    );
+    let room = record_room(segment_size).saturating_sub(RECORD_HEADER_LEN as u64);
     (room as usize) & !(RECORD_ALIGN - 1)
 }
 
@@ -261,9 +265,7 @@ fn validate(o: &Options) -> Result<()> {
             o.segment_size
         ));
     }
-    let room =
-        o.segment_size - SEGMENT_HEADER_LEN as u64 - 2 * record_size(MAX_TOPIC_NAME_LEN) as u64;
-    if record_size(o.max_entry_size) as u64 > room {
+    if record_size(o.max_entry_size) as u64 > record_room(o.segment_size) {
         return fail(format!(
             "max_entry_size {} does not fit in a segment of {} bytes",
             o.max_entry_size, o.segment_size

@@ -95,9 +95,7 @@ impl State {
         let reusable = matches!(self.pending.back(),
             Some(c) if c.segment == self.active.id && !c.seal && c.end() == end);
         if !reusable {
-            let mut bytes = self.spare.pop().unwrap_or_default();
-            bytes.clear();
-            bytes.reserve(buffer_capacity);
+            let bytes = self.fresh_buffer(buffer_capacity);
             self.pending.push_back(Chunk {
                 segment: self.active.id,
                 storage: self.active.storage.clone(),
@@ -107,6 +105,14 @@ impl State {
             });
         }
         self.pending.back_mut().expect("a chunk was just ensured")
+    }
+
+    /// An empty buffer for a new chunk: a written one reused if there is one.
+    pub fn fresh_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.clear();
+        bytes.reserve(capacity);
+        bytes
     }
 
     /// Bytes the preamble of a new segment takes: every topic's definition and cursors.
@@ -236,7 +242,7 @@ impl Shared {
         };
         self.stats.segments_created.inc();
 
-        let mut header = self.take_buffer(st);
+        let mut header = st.fresh_buffer(self.opts.write_buffer);
         header.extend_from_slice(&format::encode_segment_header(id));
         st.active.end = header.len() as u64;
         st.pending_bytes += header.len();
@@ -279,12 +285,5 @@ impl Shared {
             st.declare_topic(id, synced, cap);
         }
         Ok(())
-    }
-
-    fn take_buffer(&self, st: &mut State) -> Vec<u8> {
-        let mut b = st.spare.pop().unwrap_or_default();
-        b.clear();
-        b.reserve(self.opts.write_buffer);
-        b
     }
 }

@@ -290,9 +290,7 @@ impl Shared {
 
     /// A batch must fit in one segment, after the header and the topic's definition.
     pub(crate) fn max_batch_bytes(&self) -> u64 {
-        self.opts.segment_size
-            - crate::format::SEGMENT_HEADER_LEN as u64
-            - 2 * record_size(crate::MAX_TOPIC_NAME_LEN) as u64
+        crate::builder::record_room(self.opts.segment_size)
     }
 
     /// Where entry `offset` of `topic` lives.
