@@ -491,7 +491,9 @@ fn free_name(dir: &Path, stem: &str) -> PathBuf {
 fn set_aside_file(dir: &Path, backend: &dyn Backend, id: u64) -> Result<()> {
     let from = dir.join(segment_file_name(id));
     let to = free_name(dir, &segment_file_name(id));
-    std::fs::rename(&from, &to).map_err(|e| Error::io("set aside segment", &from, None, e))?;
+    backend
+        .rename(&from, &to)
+        .map_err(|e| Error::io("set aside segment", &from, None, e))?;
     backend
         .sync_dir(dir)
         .map_err(|e| Error::io("sync directory", dir, None, e))

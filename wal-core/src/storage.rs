@@ -137,6 +137,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Makes the directory's entries (creations, renames, removals) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 
+    /// Renames a file within the log directory (recovery sets damaged segments aside this
+    /// way). The caller syncs the directory afterwards. The default uses
+    /// [`std::fs::rename`]; a backend that tracks its files (a fault injector, a remote
+    /// store) overrides it.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
     /// The flusher the engine uses to make dirty storages durable.
     fn flusher(&self) -> Arc<dyn Flusher> {
         Arc::new(SequentialFlusher)
@@ -153,6 +161,9 @@ macro_rules! forward_backend {
             fn open(&self, path: &Path) -> io::Result<Arc<dyn Storage>> { (**self).open(path) }
             fn remove(&self, path: &Path) -> io::Result<()> { (**self).remove(path) }
             fn sync_dir(&self, dir: &Path) -> io::Result<()> { (**self).sync_dir(dir) }
+            fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+                (**self).rename(from, to)
+            }
             fn flusher(&self) -> Arc<dyn Flusher> { (**self).flusher() }
         }
     )*};
