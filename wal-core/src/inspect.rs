@@ -256,7 +256,7 @@ impl Inspection {
             }
             let needed = self.topics.iter().any(|t| {
                 (t.first_offset()..t.next_offset).any(|o| {
-                    t.locate(o).is_some_and(|l| l.segment == s.id) && o >= t.min_persisted_cursor()
+                    t.locate(o).is_some_and(|l| l.segment == s.id) && o >= t.retained_from(u64::MAX)
                 })
             });
             if needed {

@@ -68,11 +68,11 @@ impl Replayer {
                 }
                 let c = self.topic_mut(h.topic)?.cursor_mut(consumer);
                 c.cursor = h.offset;
-                c.persisted = h.offset;
+                c.persist(h.offset, 0, 0);
                 Ok(())
             }
             RecordKind::Truncate => {
-                self.topic_mut(h.topic)?.truncate_before(h.offset);
+                self.topic_mut(h.topic)?.truncate_before(h.offset, 0, 0);
                 Ok(())
             }
             RecordKind::SyncMark => Ok(()),
@@ -111,7 +111,7 @@ impl Replayer {
             }
             if t.is_index_empty() && h.offset > t.next_offset {
                 t.next_offset = h.offset;
-                t.truncate_before(h.offset);
+                t.truncate_before(h.offset, 0, 0);
             } else if h.offset != t.next_offset {
                 return Err(format!(
                     "topic {name:?} re-declared at offset {} but holds entries up to {}",
@@ -144,7 +144,8 @@ impl Replayer {
             let (first, next) = (t.first_offset(), t.next_offset);
             for c in t.cursors.values_mut() {
                 c.cursor = c.cursor.clamp(first, next);
-                c.persisted = c.persisted.clamp(first, c.cursor);
+                let persisted = c.persisted.clamp(first, c.cursor);
+                c.persist(persisted, 0, 0);
             }
         }
         (self.topics, self.list)
