@@ -230,6 +230,10 @@ impl HandlePool {
 impl Shared {
     /// Asks the background thread to write the buffer out.
     pub(crate) fn wake_writer(&self) {
+        // The flag survives a full channel: the one queued wake-up may be a `Reclaim`,
+        // and the thread writes after every wake-up while the flag is set.
+        self.write_wanted
+            .store(true, std::sync::atomic::Ordering::Release);
         self.wake_with(Wake::Write);
     }
 
@@ -296,27 +300,39 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
         let timeout = next_tick
             .min(next_housekeeping)
             .saturating_duration_since(Instant::now());
-        let round = shared.guard_panic("background round", || match rx.recv_timeout(timeout) {
-            Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
-            Ok(Wake::Write) => shared.write_pending(),
-            Ok(Wake::Reclaim) => prepare_and_reclaim(shared),
-            Err(RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                let mut result = Ok(());
-                if now >= next_tick {
-                    next_tick = after(now, tick);
-                    result = if sync_on_tick {
-                        let target = lock(&shared.state).lsn_end();
-                        shared.wait_durable_lsn(target)
-                    } else {
-                        shared.write_pending()
-                    };
+        let round = shared.guard_panic("background round", || {
+            let woken = rx.recv_timeout(timeout);
+            let result = match woken {
+                Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Closed)
                 }
-                if now >= next_housekeeping {
-                    next_housekeeping = after(now, housekeeping_every);
-                    housekeeping(shared);
+                Ok(Wake::Write) => Ok(()),
+                Ok(Wake::Reclaim) => prepare_and_reclaim(shared),
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    let mut result = Ok(());
+                    if now >= next_tick {
+                        next_tick = after(now, tick);
+                        result = if sync_on_tick {
+                            let target = lock(&shared.state).lsn_end();
+                            shared.wait_durable_lsn(target)
+                        } else {
+                            shared.write_pending()
+                        };
+                    }
+                    if now >= next_housekeeping {
+                        next_housekeeping = after(now, housekeeping_every);
+                        housekeeping(shared);
+                    }
+                    result
                 }
-                result
+            };
+            let wanted = shared
+                .write_wanted
+                .swap(false, std::sync::atomic::Ordering::AcqRel);
+            match result {
+                Ok(()) if wanted => shared.write_pending(),
+                other => other,
             }
         });
         let result = match round {

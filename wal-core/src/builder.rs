@@ -230,6 +230,7 @@ impl WalBuilder {
             active_id: AtomicU64::new(active_id),
             spare_wanted: Default::default(),
             sealed: Default::default(),
+            write_wanted: Default::default(),
             dir,
             opts,
         });

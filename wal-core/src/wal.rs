@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     /// Set when the log is closed or abandoned: from then on nothing reads or writes the
     /// directory, which another instance may own already (see [`Shared::seal`]).
     pub sealed: std::sync::atomic::AtomicBool,
+    /// An appender asked the background thread to write the buffer out.
+    pub write_wanted: std::sync::atomic::AtomicBool,
 }
 
 /// A write-ahead log of named topics in one directory.
