@@ -5,13 +5,16 @@
 //! written blocks), and creating a segment in the append path costs a file creation and a
 //! directory sync (0.25 ms; zero-filling 64 MiB would cost 35 ms or more). So once the
 //! active segment is half full, the background thread creates the next one, writes its
-//! zeros, syncs it and the directory, and parks it here; rollover takes it. A spare left
-//! at a crash is an all-zero trailing segment, which recovery removes.
+//! zeros and its header, syncs it and the directory, and parks it here; rollover takes it.
+//! A spare left at a crash is a trailing segment with nothing after its header, which
+//! recovery removes. Either way a segment's header is durable before its first record is
+//! written.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::format;
 use crate::segment::segment_file_name;
 use crate::storage::Storage;
 use crate::wal::{lock, Shared};
@@ -68,6 +71,7 @@ impl Shared {
             .create(&path, self.opts.segment_size)
             .map_err(|e| Error::io("create segment ahead of time", &path, None, e))?;
         let filled = zero_fill(&*storage, self.opts.segment_size)
+            .and_then(|()| storage.write_at(0, &format::encode_segment_header(id)))
             .and_then(|()| storage.sync())
             .and_then(|()| self.backend.sync_dir(&self.dir));
         if let Err(e) = filled {
@@ -101,9 +105,19 @@ impl Shared {
             Some(storage) => storage,
             None => {
                 let storage = self.guard_panic("create segment", || {
-                    self.backend
+                    let storage = self
+                        .backend
                         .create(path, self.opts.segment_size)
-                        .map_err(|e| Error::io("create segment", path, None, e))
+                        .map_err(|e| Error::io("create segment", path, None, e))?;
+                    // The header is durable before the segment takes a record, so a crash
+                    // can never leave a segment whose records outlive its header.
+                    storage
+                        .write_at(0, &format::encode_segment_header(id))
+                        .and_then(|()| storage.sync())
+                        .map_err(|e| {
+                            self.poison(Error::io("write segment header", path, Some(0), e))
+                        })?;
+                    Ok(storage)
                 })?;
                 let synced =
                     self.guard_panic("sync directory", || Ok(self.backend.sync_dir(&self.dir)))?;

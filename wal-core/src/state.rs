@@ -260,15 +260,16 @@ impl Shared {
         };
         self.stats.segments_created.inc();
 
-        let mut header = st.fresh_buffer(self.opts.write_buffer);
-        header.extend_from_slice(&format::encode_segment_header(id));
-        st.active.end = header.len() as u64;
-        st.pending_bytes += header.len();
+        // The header is already on disk (written and synced when the file was made): the
+        // first chunk starts after it. It is pushed even if empty, so that writing it
+        // moves `written_lsn` past the header.
+        st.active.end = format::SEGMENT_HEADER_LEN as u64;
+        let bytes = st.fresh_buffer(self.opts.write_buffer);
         st.pending.push_back(Chunk {
             segment: id,
             storage,
-            pos: 0,
-            bytes: header,
+            pos: st.active.end,
+            bytes,
             seal: false,
         });
         let cap = self.opts.write_buffer;

@@ -241,10 +241,16 @@ impl<'a> Reader<'a> {
         Ok(found)
     }
 
-    /// `true` if the file holds no non-zero byte. Stops at the first non-zero window, which
-    /// for a written segment is its first.
-    pub fn is_all_zero(&mut self) -> Result<bool> {
-        let mut pos = 0;
+    /// `true` if segment `id` never took a record: every byte is zero, or the segment's
+    /// own header is followed by nothing but zeros (a segment made ahead of time). Stops at
+    /// the first non-zero window, which for a written segment is its first.
+    pub fn is_unwritten(&mut self, id: u64) -> Result<bool> {
+        let header = self.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
+        let own_header = matches!(check_header(&header, id, self.path), Ok(()));
+        if !own_header && header.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        let mut pos = header.len() as u64;
         while pos < self.len {
             let n = (self.len - pos).min(WINDOW as u64) as usize;
             if self.bytes(pos, n)?.iter().any(|&b| b != 0) {
@@ -475,8 +481,8 @@ pub(crate) struct SegmentWalk<'a> {
     next: usize,
     base_lsn: u64,
     stopped: bool,
-    /// Trailing segments that hold no byte at all (created ahead of time, or the crash
-    /// came before their first write), last first: the order to remove them in.
+    /// Trailing segments that never took a record (made ahead of time, or the crash came
+    /// before their first record), last first: the order to remove them in.
     pub unwritten: Vec<(u64, PathBuf)>,
     pub replay: Replayer,
     pub stats: ScanStats,
@@ -492,7 +498,7 @@ impl<'a> SegmentWalk<'a> {
             let path = dir.join(segment_file_name(id));
             let storage = open(backend, &path)?;
             let mut r = Reader::new(&*storage, &path)?;
-            let zero = r.is_all_zero()?;
+            let zero = r.is_unwritten(id)?;
             stats.add(&r.stats);
             if !zero {
                 break;

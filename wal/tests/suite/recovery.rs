@@ -430,10 +430,14 @@ fn segments_deleted_from_the_front_leave_a_self_describing_log() {
 fn a_torn_preamble_is_declared_again() {
     let dir = tempfile::tempdir().unwrap();
     fill_three_segments(dir.path());
-    // Cut the last segment right after its header: its preamble is gone.
+    // Cut the last segment after its first preamble record (topic "a"'s definition and
+    // shared cursor): the declaration of "b" is gone. (A segment cut right after its
+    // header never took a record: recovery removes it, and the next rollover writes a
+    // whole preamble.)
     let last = dir.path().join("00000000000000000003.wal");
     let mut bytes = fs::read(&last).unwrap();
-    bytes[SEGMENT_HEADER_LEN..].iter_mut().for_each(|b| *b = 0);
+    let cut = SEGMENT_HEADER_LEN + 32 + 24;
+    bytes[cut..].iter_mut().for_each(|b| *b = 0);
     fs::write(&last, &bytes).unwrap();
     let counts = {
         let wal = builder(dir.path()).open().unwrap();
