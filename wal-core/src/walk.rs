@@ -543,12 +543,14 @@ impl<'a> SegmentWalk<'a> {
         self.replay.begin_segment();
         let outcome = match check_header(&header, id, &path) {
             Ok(()) => scan(&mut r, id, is_last, self.base_lsn, &mut self.replay)?,
-            // A lost header page in the last segment: its first sync would have covered
-            // the header, so nothing in it was ever acknowledged. A torn tail.
-            Err(HeaderProblem::Zero) if is_last => Outcome::Torn {
-                cut: 0,
-                dirty_end: r.last_nonzero(0)?.unwrap_or(0),
-            },
+            // A lost header in the last segment is a torn tail as a whole, unless a record
+            // in it shows that a sync had covered the header (then it is damage).
+            Err(HeaderProblem::Zero) if is_last && !header_was_durable(&mut r, id)? => {
+                Outcome::Torn {
+                    cut: 0,
+                    dirty_end: r.last_nonzero(0)?.unwrap_or(0),
+                }
+            }
             Err(problem) => {
                 self.stats.add(&r.stats);
                 self.stopped = true;
@@ -584,6 +586,15 @@ impl<'a> SegmentWalk<'a> {
             later,
         })))
     }
+}
+
+/// Whether a valid record of segment `id` says the segment had been synced past its start
+/// (its `synced` field is not 0), which a sync could only do with the header on disk.
+fn header_was_durable(r: &mut Reader<'_>, id: u64) -> Result<bool> {
+    let Some(dirty_end) = r.last_nonzero(0)? else {
+        return Ok(false);
+    };
+    Ok(durable_record_after(r, id, 0, dirty_end)? != Proof::None)
 }
 
 fn open(backend: &dyn Backend, path: &Path) -> Result<Arc<dyn Storage>> {

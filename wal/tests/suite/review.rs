@@ -417,8 +417,9 @@ fn defect_05_retention_trusts_only_durable_cursors() {
     let wal = open(&faulty);
     append_n(&wal, "t", 60);
     wal.sync().unwrap();
-    // Consumed, but under NoFsync the cursor records are only written, not durable.
-    while wal.read_next("t", true).unwrap().is_some() {}
+    // Consumed in one checkpointed batch read: under NoFsync its cursor record is only
+    // written, not durable.
+    assert_eq!(wal.batch_read_for_topic("t", usize::MAX, true).unwrap().len(), 60);
     wal.reclaim().unwrap();
     wal.abandon();
     faulty.crash(CrashMode::DropUnsynced).unwrap();
@@ -711,6 +712,40 @@ fn defect_10_huge_sizes_are_refused_or_work_without_overflow() {
 
 #[test]
 fn defect_10_read_from_racing_reclaim_is_offset_reclaimed_never_io() {
+    // Deterministic: a read_from is held inside its first segment while everything is
+    // consumed and reclaimed; when it goes on to the next segment, that one must still be
+    // readable (or the answer is OffsetReclaimed), never an I/O error.
+    let dir = tempfile::tempdir().unwrap();
+    let (hooks, backend) = hooked();
+    let wal = Arc::new(
+        builder_with_segments(dir.path(), 4096)
+            .custom_backend(backend)
+            .fsync(FsyncSchedule::SyncEach)
+            .precreate_segments(false)
+            .open()
+            .unwrap(),
+    );
+    for i in 0..60u8 {
+        wal.append_for_topic("t", &[i; 200]).unwrap();
+    }
+    hooks.hold_reads_of(&super::common::segment_name(1));
+    let reader = {
+        let wal = wal.clone();
+        std::thread::spawn(move || wal.read_from("t", 0, usize::MAX))
+    };
+    hooks.wait_entered();
+    while wal.read_next("t", true).unwrap().is_some() {}
+    wal.reclaim().unwrap();
+    hooks.release();
+    match reader.join().unwrap() {
+        Ok(entries) => assert_eq!(entries.len(), 60),
+        Err(Error::OffsetReclaimed { .. }) => {}
+        Err(e) => panic!("read_from racing reclaim: {e}"),
+    }
+}
+
+#[test]
+fn defect_10_read_from_racing_reclaim_in_a_loop() {
     let dir = tempfile::tempdir().unwrap();
     let wal = Arc::new(
         builder_with_segments(dir.path(), 4096)
@@ -750,7 +785,7 @@ fn defect_10_read_from_racing_reclaim_is_offset_reclaimed_never_io() {
 
 #[test]
 fn defect_10_flags_on_a_cursor_record_are_damage_not_accepted() {
-    use wal_core::format::{encode_record, RecordKind, FLAG_BATCH};
+    use wal_core::format::{encode_record, RecordKind, FLAG_BATCH, FLAG_BATCH_END};
     let dir = tempfile::tempdir().unwrap();
     let wal = super::common::builder(dir.path())
         .fsync(FsyncSchedule::SyncEach)
@@ -762,7 +797,8 @@ fn defect_10_flags_on_a_cursor_record_are_damage_not_accepted() {
     let seg = segment_files(dir.path())[0].clone();
     let end = super::common::used_bytes(&seg).next_multiple_of(8);
     let mut bad = Vec::new();
-    encode_record(&mut bad, 1, RecordKind::Cursor, FLAG_BATCH, 0, 1, 0, b"");
+    let flags = FLAG_BATCH | FLAG_BATCH_END; // a whole "batch" of one cursor record
+    encode_record(&mut bad, 1, RecordKind::Cursor, flags, 0, 1, 0, b"");
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
