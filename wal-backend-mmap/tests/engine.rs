@@ -1,6 +1,6 @@
 //! The whole engine on the mmap backend: appends to several topics across several segments,
-//! a clean close, a reopen (recovery reads every segment through the mappings) and reads of
-//! everything back.
+//! a clean close, a reopen (recovery reads every segment with `pread`: the reopened log's
+//! backend has not written them) and reads of everything back.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
