@@ -180,7 +180,11 @@ const CASES: &[Case] = &[
     case("torn batch", 1, torn_batch),
     case("never written", 1, never_written_segment),
     case("zeroed header", 2, zeroed_segment_header),
-    case("lost last header", 1, lost_header_of_an_unsynced_last_segment),
+    case(
+        "lost last header",
+        1,
+        lost_header_of_an_unsynced_last_segment,
+    ),
     case("foreign file", 2, foreign_file),
     case("unsupported version", 2, unsupported_version),
     case("directory", 2, directory_named_as_a_segment),

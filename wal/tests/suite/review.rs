@@ -419,7 +419,12 @@ fn defect_05_retention_trusts_only_durable_cursors() {
     wal.sync().unwrap();
     // Consumed in one checkpointed batch read: under NoFsync its cursor record is only
     // written, not durable.
-    assert_eq!(wal.batch_read_for_topic("t", usize::MAX, true).unwrap().len(), 60);
+    assert_eq!(
+        wal.batch_read_for_topic("t", usize::MAX, true)
+            .unwrap()
+            .len(),
+        60
+    );
     wal.reclaim().unwrap();
     wal.abandon();
     faulty.crash(CrashMode::DropUnsynced).unwrap();
