@@ -2,19 +2,15 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::background::{self, HandlePool};
+use crate::background;
 use crate::config::{FsyncSchedule, Options, ReadConsistency, RecoveryMode};
 use crate::error::{Error, Result};
-use crate::flush::{Commit, IoState, Progress};
 use crate::format::{record_size, RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::recovery::recover;
 use crate::segment::LOCK_FILE;
-use crate::state::State;
-use crate::stats::Counters;
 use crate::storage::Backend;
 use crate::wal::{Shared, Wal};
 use crate::MAX_TOPIC_NAME_LEN;
@@ -182,59 +178,17 @@ impl WalBuilder {
         validate(&opts)?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
         let lock_file = lock_dir(&dir)?;
-        let mut rec = recover(
+        let recovered = recover(
             &dir,
             &*backend,
             opts.segment_size,
             opts.recovery,
             opts.keep_cut_data,
         )?;
-        let lsn = rec.active.base_lsn + rec.active.end;
-        let active_id = rec.active.id;
-        let pool = HandlePool::with_cap(opts.max_open_segments);
-        for (id, storage) in std::mem::take(&mut rec.handles) {
-            pool.insert(id, storage);
-        }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let shared = Arc::new(Shared {
-            flusher: backend.flusher(),
-            backend,
-            state: Mutex::new(State {
-                topics: rec.topics,
-                topic_list: rec.topic_list,
-                active: rec.active,
-                segments: rec.segments,
-                pending: Default::default(),
-                pending_bytes: 0,
-                spare: Vec::new(),
-            }),
-            io: Mutex::new(IoState {
-                written_lsn: lsn,
-                ..IoState::default()
-            }),
-            commit: Commit {
-                progress: Mutex::new(Progress {
-                    durable_lsn: lsn,
-                    flush_in_flight: false,
-                }),
-                changed: Default::default(),
-            },
-            written_lsn: AtomicU64::new(lsn),
-            durable_lsn: AtomicU64::new(lsn),
-            poison: OnceLock::new(),
-            pool,
-            wake: tx,
-            stats: Counters::default(),
-            tail: Default::default(),
-            spare: Mutex::default(),
-            active_id: AtomicU64::new(active_id),
-            spare_wanted: Default::default(),
-            sealed: Default::default(),
-            write_wanted: Default::default(),
-            dir,
-            opts,
-        });
-        shared.redeclare(&rec.undeclared)?;
+        let undeclared = recovered.undeclared.clone();
+        let (shared, rx) = Shared::new(dir, opts, backend, recovered);
+        let shared = Arc::new(shared);
+        shared.redeclare(&undeclared)?;
         let thread = background::spawn(shared.clone(), rx)
             .map_err(|e| Error::io("spawn flush thread", &shared.dir, None, e))?;
         tracing::debug!(dir = %shared.dir.display(), backend = shared.backend.name(), "opened log");

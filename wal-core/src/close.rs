@@ -1,9 +1,9 @@
 //! Closing a log: the final flush, and the simulated crash used by tests.
 
-use crate::background::Wake;
 use crate::error::Result;
 use crate::format::{record_size, RecordKind};
-use crate::wal::{lock, Wal};
+use crate::lock::lock;
+use crate::wal::Wal;
 
 impl Wal {
     /// Closes the log: persists cursors, writes and syncs everything pending, stops the
@@ -27,7 +27,7 @@ impl Wal {
             return Ok(());
         };
         self.shutdown();
-        if self.shared.wake.send(Wake::Shutdown).is_err() {
+        if !self.shared.doorbell.ring_shutdown() {
             tracing::debug!("the background thread had already stopped");
         }
         if thread.join().is_err() {

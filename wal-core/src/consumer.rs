@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use crate::config::{FsyncSchedule, ReadConsistency};
 use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind};
+use crate::lock::lock;
 use crate::segment::segment_file_name;
 use crate::state::State;
 use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
-use crate::wal::{lock, Entry, Shared, Wal};
+use crate::wal::{Entry, Shared, Wal};
 
 /// Wakes readers blocked on the tail of a topic when something is appended.
 #[derive(Debug, Default)]
@@ -20,7 +21,7 @@ pub(crate) struct Tail {
     appended: Condvar,
     waiters: AtomicUsize,
     /// Set by [`Wal::shutdown`]: blocked readers return, appends are refused.
-    pub closed: AtomicBool,
+    closed: AtomicBool,
 }
 
 impl Tail {
@@ -35,6 +36,12 @@ impl Tail {
         }
     }
 
+    /// `true` once [`Wal::shutdown`] was called or the log closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Wakes every blocked reader for good: they return [`Error::Closed`].
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         *lock(&self.generation) += 1;
@@ -255,7 +262,7 @@ impl Shared {
         self.tail.waiters.fetch_add(1, Ordering::SeqCst);
         let result = (|| loop {
             let seen = *lock(&self.tail.generation);
-            if self.tail.closed.load(Ordering::SeqCst) {
+            if self.tail.is_closed() {
                 return Err(Error::Closed);
             }
             if let Some(e) = self.read_cursor(topic, name, None, checkpoint)?.pop() {
@@ -294,7 +301,7 @@ impl Shared {
         first: u64,
         locs: &[Location],
     ) -> Result<Vec<Entry>> {
-        if self.sealed.load(Ordering::SeqCst) {
+        if self.pool.is_closed() {
             return Err(Error::Closed);
         }
         let Some(last) = locs.iter().map(|l| l.lsn_end).max() else {
@@ -375,7 +382,7 @@ impl Shared {
 
     fn encode_cursor(&self, st: &mut State, id: u32, name: &str, cursor: u64) -> Result<u64> {
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
+        let synced = st.synced_in_active(self.commit.durable_lsn());
         st.encode(
             RecordKind::Cursor,
             0,
@@ -386,7 +393,7 @@ impl Shared {
             self.opts.write_buffer,
         );
         let lsn = st.lsn_end();
-        let durable = self.durable_lsn.load(Ordering::Acquire);
+        let durable = self.commit.durable_lsn();
         st.topic_list[id as usize]
             .cursor_mut(name)
             .persist(cursor, lsn, durable);
@@ -402,7 +409,7 @@ impl Shared {
         let def = (record_size(name.len()) + record_size(0)) as u64;
         self.check_table_room(st, def, || format!("topic {name:?}"))?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
+        let synced = st.synced_in_active(self.commit.durable_lsn());
         Ok(st.create_topic(name, synced, self.opts.write_buffer))
     }
 }

@@ -26,12 +26,17 @@
 mod background;
 pub mod builder;
 mod close;
+mod commit;
 pub mod config;
 mod consumer;
 pub mod error;
 mod flush;
 pub mod format;
 pub mod inspect;
+mod lock;
+mod pending;
+mod poison;
+mod pool;
 mod precreate;
 mod recovery;
 mod replay;
