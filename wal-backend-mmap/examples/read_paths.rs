@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wal_backend_mmap::MmapBackend;
-use wal_core::{Backend, FsyncSchedule, Storage, Wal};
+use wal_core::{Backend, FsyncSchedule, Storage};
 
 const FILE: u64 = 64 << 20;
 const SIZES: [usize; 4] = [256, 4096, 64 << 10, 1 << 20];
@@ -109,7 +109,7 @@ fn storage_reads(dir: &Path) -> io::Result<()> {
 
 fn engine_reads(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let open = |backend: MmapBackend| {
-        Wal::builder()
+        wal_core::WalBuilder::new()
             .dir(dir)
             .backend(Arc::new(backend))
             .fsync(FsyncSchedule::NoFsync)

@@ -31,7 +31,7 @@
 //! assert!(backend.stats().msync_bytes <= 16 * 1024);
 //!
 //! // The engine uses it like any backend:
-//! let wal = wal_core::Wal::builder()
+//! let wal = wal_core::WalBuilder::new()
 //!     .dir(dir.path().join("log"))
 //!     .backend(std::sync::Arc::new(backend))
 //!     .open()

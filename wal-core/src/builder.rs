@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::format::{record_size, RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::recovery::recover;
 use crate::segment::LOCK_FILE;
+use crate::source::{BackendInfo, BackendSource, Explicit};
 use crate::storage::Backend;
 use crate::wal::{Shared, Wal};
 use crate::MAX_TOPIC_NAME_LEN;
@@ -24,11 +25,11 @@ pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 & !4095;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use wal_core::{FsyncSchedule, ReadConsistency, Wal};
+/// use wal_core::{FsyncSchedule, ReadConsistency, WalBuilder};
 ///
 /// # fn main() -> wal_core::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
-/// let wal = Wal::builder()
+/// let wal = WalBuilder::new()
 ///     .dir(dir.path())
 ///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
 ///     .fsync(FsyncSchedule::SyncEach)
@@ -38,25 +39,54 @@ pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 & !4095;
 /// # drop(wal);
 /// # Ok(()) }
 /// ```
+///
+/// `S` says where the storage backend comes from ([`BackendSource`]): with the engine's
+/// own [`Explicit`] (the default), `backend` takes a backend object; the `wal` facade's
+/// builder is this type with a source that chooses among the built-in backends.
 #[derive(Debug, Clone, Default)]
-pub struct WalBuilder {
+pub struct WalBuilder<S: BackendSource = Explicit> {
     dir: Option<PathBuf>,
-    backend: Option<Arc<dyn Backend>>,
+    source: S,
+    custom: Option<Arc<dyn Backend>>,
     opts: Options,
     /// `max_entry_size` was set by the user (else it shrinks to fit small segments).
     max_entry_set: bool,
 }
 
 impl WalBuilder {
+    /// A builder whose backend object is given with [`WalBuilder::backend`] (the same as
+    /// `Wal::<Explicit>::builder()`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S: BackendSource> WalBuilder<S> {
     /// The directory holding the log (created if missing). Required.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
         self
     }
 
-    /// The storage backend. Required here; the `wal` facade crate chooses one for you.
-    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
-        self.backend = Some(backend);
+    /// Chooses the storage backend, as the builder's [`BackendSource`] understands it:
+    /// a backend object for the engine's own builder (required there), a built-in backend
+    /// by name for the `wal` facade's (default: the best one available).
+    pub fn backend(mut self, choice: S::Choice) -> Self {
+        self.source.choose(choice);
+        self
+    }
+
+    /// Uses a backend object of your own, whatever [`WalBuilder::backend`] chose (see
+    /// `docs/backends.md` for how to write one).
+    pub fn custom_backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.custom = Some(backend);
+        self
+    }
+
+    /// Changes the backend source's own settings (for sources with more than a choice,
+    /// such as the facade's io_uring probe).
+    pub fn with_source(mut self, f: impl FnOnce(&mut S)) -> Self {
+        f(&mut self.source);
         self
     }
 
@@ -164,13 +194,17 @@ impl WalBuilder {
 
     /// Opens the log: locks the directory, recovers what is there and starts the
     /// background flush thread.
-    pub fn open(self) -> Result<Wal> {
+    pub fn open(self) -> Result<Wal<S>> {
         let dir = self
             .dir
             .ok_or_else(|| Error::Config("no directory: call `.dir(path)`".into()))?;
-        let backend = self.backend.ok_or_else(|| {
-            Error::Config("no backend: call `.backend(..)` (the `wal` crate picks one)".into())
-        })?;
+        let (backend, info) = match self.custom {
+            Some(backend) => {
+                let info = BackendInfo::custom(&*backend);
+                (backend, info)
+            }
+            None => self.source.resolve()?,
+        };
         let mut opts = self.opts;
         if !self.max_entry_set {
             opts.max_entry_size = opts.max_entry_size.min(largest_entry(opts.segment_size));
@@ -196,6 +230,8 @@ impl WalBuilder {
             shared,
             thread: Some(thread),
             lock_file: Some(lock_file),
+            info,
+            source: std::marker::PhantomData,
         })
     }
 }

@@ -5,7 +5,7 @@ use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
 use crate::wal::Wal;
 
-impl Wal {
+impl<S> Wal<S> {
     /// Closes the log: persists cursors, writes and syncs everything pending, stops the
     /// background thread and releases the directory. Dropping the log does the same but
     /// can only log errors.
@@ -80,7 +80,7 @@ impl Wal {
     }
 }
 
-impl Drop for Wal {
+impl<S> Drop for Wal<S> {
     fn drop(&mut self) {
         if let Err(e) = self.shut_down(true) {
             tracing::error!(error = %e, dir = %self.shared.dir.display(), "closing the log failed");

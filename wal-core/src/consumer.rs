@@ -14,7 +14,12 @@ use crate::state::State;
 use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
 use crate::wal::{Entry, Shared, Wal};
 
-/// Wakes readers blocked on the tail of a topic when something is appended.
+/// Wakes readers blocked on the tail when something is appended.
+///
+/// One generation counter for the whole log, not one per topic: an append to any topic
+/// wakes every blocked reader, and each looks at its own topic again (cheap, and it keeps
+/// the append path to one atomic load when nobody waits). Invariant: a reader registered in
+/// `waiters` before it looks for an entry is woken by any append it did not see.
 #[derive(Debug, Default)]
 pub(crate) struct Tail {
     generation: Mutex<u64>,
@@ -27,8 +32,8 @@ pub(crate) struct Tail {
 impl Tail {
     /// Called after every append, once the entries are visible to readers.
     pub fn notify(&self) {
-        // Pairs with the SeqCst increment in `wait`: either the reader sees the entry
-        // when it looks, or this load sees the reader and wakes it.
+        // Pairs with the SeqCst increment of `waiters` in `Shared::read_blocking`: either
+        // the reader sees the entry when it looks, or this load sees the reader and wakes it.
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             *lock(&self.generation) += 1;
@@ -102,7 +107,7 @@ impl Consumer {
     }
 }
 
-impl Wal {
+impl<S> Wal<S> {
     /// A named consumer of `topic`: a cursor of its own, persisted in the log, that
     /// survives reopens. A new consumer starts at the topic's oldest retained entry, and is
     /// registered in the log at once, so retention keeps what it has not read. The topic is

@@ -9,7 +9,7 @@ use crate::lock::lock;
 use crate::segment::segment_file_name;
 use crate::wal::{Shared, Wal};
 
-impl Wal {
+impl<S> Wal<S> {
     /// Forgets the entries of `topic` below `offset`, for programs that track their own
     /// positions (a Raft log after a snapshot). Reads of them give
     /// [`Error::OffsetReclaimed`]; cursors below `offset` move up to it; segments holding

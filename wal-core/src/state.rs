@@ -37,7 +37,7 @@ impl State {
 
     /// Appends one record to the pending buffer; returns its position in the active segment.
     /// The caller has made room for it.
-    #[allow(clippy::too_many_arguments)] // reason: mirrors format::encode_record
+    #[allow(clippy::too_many_arguments)] // reason: the fields of format::encode_record, less the segment id it knows
     pub fn encode(
         &mut self,
         kind: RecordKind,

@@ -1,6 +1,7 @@
 //! The log itself: [`Wal`] and its public API.
 
 use std::fs::File;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use crate::poison::Poison;
 use crate::pool::HandlePool;
 use crate::precreate::Precreator;
 use crate::recovery::Recovered;
+use crate::source::{BackendInfo, BackendSource, Explicit};
 use crate::state::State;
 use crate::stats::{Counters, Stats};
 use crate::storage::Backend;
@@ -78,17 +80,32 @@ pub(crate) struct Shared {
 /// Open one with [`Wal::builder`]. All methods take `&self`: share a `Wal` between threads
 /// with an `Arc`. Dropping it flushes and syncs what is pending, persists cursors and
 /// releases the directory; [`Wal::close`] does the same and reports errors.
+///
+/// `S` is where the builder got the storage backend from ([`BackendSource`]); it changes
+/// nothing once the log is open. The `wal` facade crate's `Wal` is this type with its
+/// built-in backend chooser.
 #[derive(Debug)]
-pub struct Wal {
+pub struct Wal<S = Explicit> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) thread: Option<JoinHandle<()>>,
     pub(crate) lock_file: Option<File>,
+    pub(crate) info: BackendInfo,
+    pub(crate) source: PhantomData<fn() -> S>,
 }
 
-impl Wal {
-    /// Starts configuring a log. The directory and the backend are required.
-    pub fn builder() -> WalBuilder {
+impl<S: BackendSource> Wal<S> {
+    /// Starts configuring a log. The directory is required; so is the backend with the
+    /// engine's own [`Explicit`] source (`Wal::<Explicit>::builder()`, or
+    /// [`WalBuilder::new`]), while the `wal` facade chooses one by default.
+    pub fn builder() -> WalBuilder<S> {
         WalBuilder::default()
+    }
+}
+
+impl<S> Wal<S> {
+    /// Which backend was asked for, which one is in use, and why they differ.
+    pub fn backend_info(&self) -> &BackendInfo {
+        &self.info
     }
 
     /// The directory this log lives in.
