@@ -13,13 +13,15 @@
 //!   returns was written, byte for byte, at that offset;
 //! - `inspect` agrees with `Strict` recovery on whether the log is damaged;
 //! - what `PointInTime` keeps is a sound log: it takes an append to each topic right after
-//!   the entries it kept, and a `Strict` reopen then reads exactly that;
+//!   the entries it kept, a `Strict` reopen then reads exactly that (the named consumer
+//!   where it was), and `inspect` finds the closed log clean;
 //! - memory bounded and reading linear, counted by a decorator backend rather than timed:
 //!   no single read larger than a constant, and at most a few times the files' bytes read.
 //!
-//! cargo-fuzz is not used: it needs a nightly toolchain, which CI machines do not have, so
-//! the mutations are drawn by proptest (the issue allows either). Cases: `WAL_FUZZ_CASES`
-//! (default 3000, shared by the four fuzz tests below); `WAL_FUZZ_SEED` replays a run.
+//! cargo-fuzz is not used: it needs a nightly toolchain, and CI machines have only the
+//! stable one (no other can be fetched), so the mutations are drawn by proptest (the issue
+//! allows either). Cases: `WAL_FUZZ_CASES` (default 3000, shared by the four fuzz tests
+//! below); `WAL_FUZZ_SEED`, with the same `WAL_FUZZ_CASES`, replays a run.
 //! A failure prints the mutations as drawn and as applied, the run's seed, and proptest
 //! keeps the failing case in `disk_fuzz.proptest-regressions` beside this file. Each
 //! finding is kept below as a named regression test (`regressions.rs`).
@@ -73,7 +75,7 @@ pub const OPEN: OpenDefects = OpenDefects {
 };
 
 /// Cases per run, over the four fuzz tests, when `WAL_FUZZ_CASES` is not set: sized for
-/// CI (about 30 s in a debug build on two cores).
+/// CI (about 20 s in a debug build on two cores).
 const DEFAULT_CASES: u32 = 3000;
 
 fn total_cases() -> u32 {

@@ -31,6 +31,10 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 pub struct Tally {
     /// Cases in which `Strict` opened the log.
     pub strict_opened: u64,
+    /// Cases in which `Strict` opened it with fewer entries than the undamaged log: damage
+    /// it could not tell from a torn tail or from a log that ends earlier (a deleted last
+    /// segment, a cut file). Counted, not judged.
+    pub strict_lost_entries: u64,
     /// Cases in which `Strict` refused it.
     pub strict_refused: u64,
     /// Cases in which `PointInTime` opened it.
@@ -45,6 +49,7 @@ impl Tally {
     /// Adds another tally to this one.
     pub fn add(&mut self, o: &Tally) {
         self.strict_opened += o.strict_opened;
+        self.strict_lost_entries += o.strict_lost_entries;
         self.strict_refused += o.strict_refused;
         self.pit_opened += o.pit_opened;
         self.pit_lost_entries += o.pit_lost_entries;
@@ -204,6 +209,9 @@ fn check(
         Ok(content) => {
             tally.strict_opened += 1;
             tally.entries_checked += count(content);
+            if count(content) < src.retained {
+                tally.strict_lost_entries += 1;
+            }
         }
         Err(_) => tally.strict_refused += 1,
     }
@@ -253,6 +261,17 @@ fn check(
              content:\n  expected: {}\n  reopen:   {}",
             summary(&content),
             summary(&again)
+        ));
+    }
+    // After a clean close, `wal verify` has nothing to report.
+    let ins = wal::inspect::inspect(pit_dir.path(), &wal::StdBackend::default())
+        .map_err(|e| format!("inspect fails on the recovered, closed log: {e}"))?;
+    if !ins.is_clean() {
+        let findings: Vec<_> = ins.segments.iter().map(|s| (s.id, &s.finding)).collect();
+        return Err(format!(
+            "inspect finds the recovered, closed log unclean: {findings:?}, missing segment \
+             {:?}",
+            ins.missing_segment
         ));
     }
     Ok(tally)

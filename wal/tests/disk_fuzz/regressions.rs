@@ -110,14 +110,17 @@ fn defect_7_hostile_headers_scan_in_linear_time() {
 }
 
 /// Defect 8: recovery and `inspect` read a whole segment file at once, whatever its size:
-/// a 1 GiB sparse file took 1 GiB of memory. Reads must stay within a constant.
+/// a 2 GiB sparse file took 2 GiB of memory. Reads must stay within a constant. The sparse
+/// extension is 256 MiB, sixteen times the bound: larger would only cost CI time, since
+/// even a streaming recovery must scan the zeros (about 3 s per GiB per open in a debug
+/// build).
 #[test]
 #[ignore = "issue 10 defect 8; fixed on main"]
 fn defect_8_memory_does_not_follow_file_size() {
     for seg in [Seg::Last, Seg::Nth(1)] {
         let mutations = [Mutation::Extend {
             seg,
-            by: 1 << 30,
+            by: 256 << 20,
             fill: Fill::Zeros,
         }];
         run_case(source(), &mutations, Duration::from_secs(120)).unwrap();
