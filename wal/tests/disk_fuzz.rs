@@ -65,13 +65,13 @@ pub struct OpenDefects {
     pub cursor_past_the_end: bool,
 }
 
-/// The defects still open.
+/// The defects still open (all fixed: every gate is off, so the fuzz reaches them).
 pub const OPEN: OpenDefects = OpenDefects {
-    unaligned_panic: true,
-    quadratic_scan: true,
-    whole_file_reads: true,
-    flags_on_non_entries: true,
-    cursor_past_the_end: true,
+    unaligned_panic: false,
+    quadratic_scan: false,
+    whole_file_reads: false,
+    flags_on_non_entries: false,
+    cursor_past_the_end: false,
 };
 
 /// Cases per run, over the four fuzz tests, when `WAL_FUZZ_CASES` is not set: sized for

@@ -65,7 +65,6 @@ fn open_damaged(mutations: &[Mutation], mode: RecoveryMode) -> Result<Content, w
 /// multiple of 8) panicked recovery and `inspect` ("range start index 96 out of range for
 /// slice of length 89"). Cut each way: the last segment (a torn tail) and the first.
 #[test]
-#[ignore = "issue 10 defect 4; fixed on main"]
 fn defect_4_segment_length_not_a_multiple_of_8() {
     let names = source().segment_names();
     for (seg, name) in [(Seg::Last, names[names.len() - 1]), (Seg::Nth(0), names[0])] {
@@ -85,7 +84,6 @@ fn defect_4_segment_length_not_a_multiple_of_8() {
 /// the 4 MiB here). A linear scan takes well under a second, so the deadline only catches
 /// the quadratic one.
 #[test]
-#[ignore = "issue 10 defect 7; fixed on main"]
 fn defect_7_hostile_headers_scan_in_linear_time() {
     let region = 4u64 << 20;
     for kind in [1, 3] {
@@ -115,7 +113,6 @@ fn defect_7_hostile_headers_scan_in_linear_time() {
 /// even a streaming recovery must scan the zeros (about 3 s per GiB per open in a debug
 /// build).
 #[test]
-#[ignore = "issue 10 defect 8; fixed on main"]
 fn defect_8_memory_does_not_follow_file_size() {
     for seg in [Seg::Last, Seg::Nth(1)] {
         let mutations = [Mutation::Extend {
@@ -135,7 +132,6 @@ fn defect_8_memory_does_not_follow_file_size() {
 /// page zeroed, and a second page holding debris and a valid record written before any
 /// sync (`synced` 0).
 #[test]
-#[ignore = "issue 10 defect 3; fixed on main"]
 fn defect_3_lost_header_page_of_a_new_segment() {
     let mutations = [
         Mutation::DuplicateAsNext {
@@ -186,7 +182,6 @@ fn defect_3_lost_header_page_of_a_new_segment() {
 /// but the re-declaration of the cut preamble then persists its effect, so no reader sees
 /// two different states.)
 #[test]
-#[ignore = "issue 10 defect 10 (flags on non-entries); fixed on main"]
 fn defect_10_batch_flag_on_a_record_that_is_not_an_entry() {
     // The segment header, then the forged record alone.
     let to = (SEGMENT_HEADER_LEN + record_size(0)) as u64;
@@ -215,7 +210,6 @@ fn defect_10_batch_flag_on_a_record_that_is_not_an_entry() {
 /// never puts a cursor past the end, so replay could refuse it as damage, or clamp it where
 /// it stands as it does a Truncate.
 #[test]
-#[ignore = "fuzz finding: a cursor past the topic's end is clamped in memory only; needs a wal-core fix"]
 fn finding_cursor_past_the_end_skips_entries_appended_after_recovery() {
     // A cursor of `reader` (topic id 0 is `beta`) far past the end, after the last
     // segment's sync mark, so that it is applied, not cut.
