@@ -29,6 +29,7 @@ use wal_core::Storage;
 pub mod conformance;
 pub mod crash;
 pub mod faulty;
+pub mod logdir;
 pub mod mutate;
 
 /// Expands to a module `storage_conformance` with one `#[test]` per storage property.

@@ -47,6 +47,8 @@ pub use backend::{Backend, BuiltIn, SimulateUringRefusal};
 pub use wal_backend_std::StdBackend;
 /// Read-only inspection of a log directory (what `wal verify` and `wal dump` use).
 pub use wal_core::inspect;
+/// Segment file names (`{id:020}.wal`), and the listing of a log directory.
+pub use wal_core::segment;
 pub use wal_core::{
     Backend as StorageBackend, BackendInfo, Consumer, Entry, Error, FlushRequest, Flusher,
     FsyncSchedule, ReadConsistency, RecoveryMode, Result, SequentialFlusher, Stats, Storage,

@@ -2,6 +2,7 @@
 //! and offset (or tolerated under `RecoveryMode::PointInTime`), batches are all or nothing.
 
 use super::common;
+use wal_testkit::logdir::{copy_dir, damaged_files};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -59,13 +60,6 @@ fn write_entries(dir: &Path, schedule: FsyncSchedule, n: u64) {
 
 fn read_all(wal: &Wal, topic: &str) -> Vec<wal::Entry> {
     wal.batch_read_for_topic(topic, usize::MAX, false).unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
 }
 
 fn assert_entries(wal: &Wal, n: u64) {
@@ -309,16 +303,6 @@ fn a_segment_filled_to_its_last_byte_recovers() {
     for (i, e) in got.iter().enumerate() {
         assert_eq!(e.data, vec![i as u8; 4040]);
     }
-}
-
-fn damaged_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".damaged"))
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use wal::{Error, FsyncSchedule, ReadConsistency, RecoveryMode, Storage, StorageBackend};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
+use wal_testkit::logdir::{copy_dir, zero_range};
 
 use super::common::{append_n, builder_with_segments, payload, raw_backend, segment_files};
 
@@ -336,13 +337,6 @@ fn segment_one_entries(dir: &Path) -> u64 {
         .count() as u64
 }
 
-fn zero_range(path: &Path, range: Range<u64>) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.write_all_at(&vec![0u8; (range.end - range.start) as usize], range.start)
-        .unwrap();
-}
-
 /// Runs strict open, point-in-time open and inspect on `dir`; none may panic, and each
 /// either succeeds or returns a typed error.
 fn open_every_way(dir: &Path) -> Vec<String> {
@@ -368,13 +362,6 @@ fn open_every_way(dir: &Path) -> Vec<String> {
         inspected.map_err(|e| e.to_string())
     ));
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
 }
 
 #[test]
