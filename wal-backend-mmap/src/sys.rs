@@ -39,47 +39,16 @@ pub(crate) fn write_zeros(file: &File, len: u64, chunk: usize) -> io::Result<()>
 }
 
 /// Fills `buf` from `offset` of `file` with positional reads, stopping early only at the
-/// end of the file. The reads of a storage whose backend has not written the file.
+/// end of the file: the reads of a storage whose backend has not written the file (the std
+/// backend's loop).
 ///
 /// On Linux (and every unix with a unified buffer cache) `pread` copies from the same
 /// page-cache pages a `MAP_SHARED` mapping of the file maps, so it returns what was copied
 /// into any mapping of the file, written back or not. On Windows `ReadFile` and mapped views
 /// of a local file both go through the cache manager's one copy of the file; Microsoft does
 /// not document it as a promise.
-pub(crate) fn read_file_at(file: &File, mut offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match read_once(file, &mut buf[filled..], offset) {
-            Ok(0) => break,
-            // `n` <= `buf.len()`, and the caller's `offset + buf.len()` fits in the file.
-            Ok(n) => {
-                filled += n;
-                offset += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-#[cfg(unix)]
-fn read_once(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_once(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
-}
-
-/// memmap2 maps files on unix and windows only, so no storage exists here to read from.
-#[cfg(not(any(unix, windows)))]
-fn read_once(_file: &File, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "positional reads need unix or windows",
-    ))
+pub(crate) fn read_file_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    wal_backend_std::read_file_at(file, offset, buf)
 }
 
 /// The size of a memory page: the granularity of `msync`.

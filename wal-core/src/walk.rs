@@ -109,6 +109,22 @@ impl<'a> Reader<'a> {
         read_exact_at(storage, pos, out).map_err(|e| Error::io("read", path, Some(pos), e))
     }
 
+    /// Reads `pos..pos + n` (`n` at most [`WINDOW`]) into the scratch buffer, which holds
+    /// reads that must not move the window.
+    fn read_scratch(&mut self, pos: u64, n: usize) -> Result<&[u8]> {
+        if self.scratch.len() < n {
+            self.scratch.resize(n, 0);
+        }
+        Self::read(
+            self.storage,
+            self.path,
+            &mut self.stats,
+            pos,
+            &mut self.scratch[..n],
+        )?;
+        Ok(&self.scratch[..n])
+    }
+
     /// The bytes at `pos..pos + n` (`n` at most [`WINDOW`]), fewer where the file ends.
     pub fn bytes(&mut self, pos: u64, n: usize) -> Result<&[u8]> {
         debug_assert!(n <= WINDOW);
@@ -151,17 +167,7 @@ impl<'a> Reader<'a> {
         }
         while from < to {
             let n = ((to - from) as usize).min(WINDOW);
-            if self.scratch.len() < n {
-                self.scratch.resize(n, 0);
-            }
-            Self::read(
-                self.storage,
-                self.path,
-                &mut self.stats,
-                from,
-                &mut self.scratch[..n],
-            )?;
-            crc = crc_append(crc, &self.scratch[..n]);
+            crc = crc_append(crc, self.read_scratch(from, n)?);
             from += n as u64;
         }
         Ok(crc)
@@ -221,17 +227,7 @@ impl<'a> Reader<'a> {
         while end > from {
             let start = end.saturating_sub(WINDOW as u64).max(from);
             let n = (end - start) as usize;
-            if self.scratch.len() < n {
-                self.scratch.resize(n, 0);
-            }
-            Self::read(
-                self.storage,
-                self.path,
-                &mut self.stats,
-                start,
-                &mut self.scratch[..n],
-            )?;
-            if let Some(i) = last_nonzero(&self.scratch[..n]) {
+            if let Some(i) = last_nonzero(self.read_scratch(start, n)?) {
                 found = Some(start + i as u64);
                 break;
             }
@@ -272,17 +268,7 @@ impl<'a> Reader<'a> {
         let mut pos = from;
         while pos < to {
             let n = ((to - pos) as usize).min(WINDOW);
-            if self.scratch.len() < n {
-                self.scratch.resize(n, 0);
-            }
-            Self::read(
-                self.storage,
-                self.path,
-                &mut self.stats,
-                pos,
-                &mut self.scratch[..n],
-            )?;
-            out.write_at(pos - from, &self.scratch[..n])
+            out.write_at(pos - from, self.read_scratch(pos, n)?)
                 .map_err(|e| Error::io("save damaged data", out_path, Some(pos - from), e))?;
             pos += n as u64;
         }

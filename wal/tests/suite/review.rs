@@ -5,13 +5,14 @@ use std::any::Any;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use wal::{Error, FsyncSchedule, ReadConsistency, RecoveryMode, Storage, StorageBackend};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
 use wal_testkit::logdir::{copy_dir, zero_range};
+use wal_testkit::mutate::CountingBackend;
 
 use super::common::{append_n, builder_with_segments, payload, raw_backend, segment_files};
 
@@ -179,8 +180,9 @@ fn hooked() -> (Hooks, Arc<dyn StorageBackend>) {
     (hooks, backend)
 }
 
-#[test]
-fn defect_01_a_held_reader_holds_back_every_later_deletion() {
+/// A log of 4 KiB segments on the hooked backend, holding 60 entries of 200 bytes (several
+/// segments), each appended durably.
+fn hooked_log_of_several_segments() -> (tempfile::TempDir, Hooks, Arc<wal::Wal>) {
     let dir = tempfile::tempdir().unwrap();
     let (hooks, backend) = hooked();
     let wal = Arc::new(
@@ -194,6 +196,12 @@ fn defect_01_a_held_reader_holds_back_every_later_deletion() {
     for i in 0..60u8 {
         wal.append_for_topic("t", &[i; 200]).unwrap();
     }
+    (dir, hooks, wal)
+}
+
+#[test]
+fn defect_01_a_held_reader_holds_back_every_later_deletion() {
+    let (dir, hooks, wal) = hooked_log_of_several_segments();
     let before = segment_ids(dir.path());
     assert!(
         before.len() >= 4,
@@ -518,67 +526,6 @@ fn defect_07_recovery_is_linear_on_a_hostile_segment() {
     );
 }
 
-/// Counts the largest single read, to show recovery's memory does not follow file size.
-#[derive(Debug)]
-struct LargestRead {
-    inner: Arc<dyn StorageBackend>,
-    largest: Arc<AtomicU64>,
-}
-
-#[derive(Debug)]
-struct LargestReadStorage {
-    inner: Arc<dyn Storage>,
-    largest: Arc<AtomicU64>,
-}
-
-impl StorageBackend for LargestRead {
-    fn name(&self) -> &str {
-        "largest-read"
-    }
-    fn create(&self, path: &Path, len: u64) -> io::Result<Arc<dyn Storage>> {
-        let inner = self.inner.create(path, len)?;
-        Ok(Arc::new(LargestReadStorage {
-            inner,
-            largest: self.largest.clone(),
-        }))
-    }
-    fn open(&self, path: &Path) -> io::Result<Arc<dyn Storage>> {
-        let inner = self.inner.open(path)?;
-        Ok(Arc::new(LargestReadStorage {
-            inner,
-            largest: self.largest.clone(),
-        }))
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-}
-
-impl Storage for LargestReadStorage {
-    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_at(offset, buf)
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.largest.fetch_max(buf.len() as u64, Ordering::Relaxed);
-        self.inner.read_at(offset, buf)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.inner.sync()
-    }
-    fn sync_range(&self, range: Range<u64>) -> io::Result<()> {
-        self.inner.sync_range(range)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 #[test]
 fn defect_08_recovery_memory_follows_configuration_not_file_size() {
     let dir = tempfile::tempdir().unwrap();
@@ -594,20 +541,17 @@ fn defect_08_recovery_memory_follows_configuration_not_file_size() {
         .unwrap()
         .set_len(big)
         .unwrap();
-    let largest = Arc::new(AtomicU64::new(0));
-    let backend = Arc::new(LargestRead {
-        inner: raw_backend(),
-        largest: largest.clone(),
-    });
+    let backend = Arc::new(CountingBackend::new(raw_backend()));
     let report = wal::inspect::inspect(dir.path(), &*backend).unwrap();
     assert!(report.scan_stats().largest_read <= 1 << 20);
+    let counted = backend.clone();
     let wal = builder_with_segments(dir.path(), 64 << 10)
         .custom_backend(backend)
         .open()
         .unwrap();
     assert_eq!(wal.get_topic_entry_count("t"), 100);
     drop(wal);
-    let largest = largest.load(Ordering::Relaxed);
+    let largest = counted.counts().largest;
     assert!(
         largest <= 1 << 20,
         "a single read of {largest} bytes for a {big}-byte file"
@@ -710,19 +654,7 @@ fn defect_10_read_from_racing_reclaim_is_offset_reclaimed_never_io() {
     // Deterministic: a read_from is held inside its first segment while everything is
     // consumed and reclaimed; when it goes on to the next segment, that one must still be
     // readable (or the answer is OffsetReclaimed), never an I/O error.
-    let dir = tempfile::tempdir().unwrap();
-    let (hooks, backend) = hooked();
-    let wal = Arc::new(
-        builder_with_segments(dir.path(), 4096)
-            .custom_backend(backend)
-            .fsync(FsyncSchedule::SyncEach)
-            .precreate_segments(false)
-            .open()
-            .unwrap(),
-    );
-    for i in 0..60u8 {
-        wal.append_for_topic("t", &[i; 200]).unwrap();
-    }
+    let (_dir, hooks, wal) = hooked_log_of_several_segments();
     hooks.hold_reads_of(&super::common::segment_name(1));
     let reader = {
         let wal = wal.clone();
