@@ -12,7 +12,7 @@ use crate::segment::segment_file_name;
 use crate::storage::{read_exact_at, Backend};
 use crate::topic::TopicState;
 pub use crate::walk::ScanStats;
-use crate::walk::{Outcome, SegmentWalk, Step};
+use crate::walk::{Outcome, SegmentWalk, Step, TrailingKind};
 
 /// What one segment holds, as recovery would see it.
 #[derive(Debug)]
@@ -172,8 +172,15 @@ pub fn inspect(dir: &Path, backend: &dyn Backend) -> Result<Inspection> {
     for id in not_checked {
         segments.push(report(id, Finding::NotChecked)?);
     }
-    for &(id, _) in walk.unwritten.iter().rev() {
-        segments.push(report(id, Finding::Unwritten)?);
+    for t in walk.trailing.iter().rev() {
+        let finding = match t.kind {
+            TrailingKind::Unwritten => Finding::Unwritten,
+            TrailingKind::HeaderNeverDurable => Finding::TornTail {
+                offset: 0,
+                debris: t.len,
+            },
+        };
+        segments.push(report(t.id, finding)?);
     }
     let stats = walk.stats;
     let (_, topics) = walk.replay.finish();

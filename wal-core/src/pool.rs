@@ -19,6 +19,11 @@ pub(crate) struct HandlePool {
     doomed: Mutex<Doomed>,
     /// Readers' pins by segment id: a pinned segment is not deleted, nor any later one.
     pins: Mutex<HashMap<u64, usize>>,
+    /// Held by whoever is deleting (the background thread or a `reclaim()` caller), from
+    /// taking the run of deletable segments to the last directory sync: with two deleters
+    /// at once the second could remove later segments while the first still works on
+    /// earlier ones. Outermost of the pool's locks.
+    deleting: Mutex<()>,
 }
 
 /// The deletion queue. Deletion goes strictly from the front: a segment still in use holds
@@ -74,6 +79,7 @@ impl HandlePool {
             handles: Mutex::default(),
             doomed: Mutex::default(),
             pins: Mutex::default(),
+            deleting: Mutex::default(),
         }
     }
 
@@ -170,6 +176,12 @@ impl HandlePool {
             *pins.entry(id).or_default() += 1;
         }
         Pins { pool: self, ids }
+    }
+
+    /// Serialises deleters: hold the guard from [`HandlePool::take_deletable`] until the
+    /// last of those segments is removed and the directory synced.
+    pub fn deleter(&self) -> std::sync::MutexGuard<'_, ()> {
+        lock(&self.deleting)
     }
 
     /// Takes the longest run of the oldest doomed segments that nobody holds or pins, in

@@ -11,7 +11,7 @@ use crate::format::{self, decode_record, RecordError, RecordKind, SEGMENT_HEADER
 use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX};
 use crate::storage::{Backend, Storage};
 use crate::topic::TopicState;
-use crate::walk::{Outcome, Proof, Reader, SegmentWalk, Step, WINDOW};
+use crate::walk::{Outcome, Proof, Reader, SegmentWalk, Step, Trailing, TrailingKind, WINDOW};
 
 /// What recovery rebuilt.
 #[derive(Debug)]
@@ -116,7 +116,7 @@ pub(crate) fn recover(
     keep_cut: bool,
 ) -> Result<Recovered> {
     let mut walk = SegmentWalk::new(dir, backend)?;
-    remove_unwritten(dir, backend, &walk.unwritten)?;
+    drop_trailing(dir, backend, &walk.trailing)?;
     let mut segments = BTreeMap::new();
     let mut active: Option<ActiveSegment> = None;
     // One segment open at a time: a log of thousands of segments must not need thousands
@@ -152,11 +152,7 @@ pub(crate) fn recover(
                 } else {
                     erase(&*seg.storage, &seg.path, cut, dirty_end)?;
                 }
-                if cut < SEGMENT_HEADER_LEN as u64 {
-                    rewrite_header(&*seg.storage, &seg.path, seg.id)?
-                } else {
-                    cut
-                }
+                cut
             }
             Outcome::Damage {
                 pos,
@@ -219,15 +215,27 @@ pub(crate) fn recover(
     })
 }
 
-/// Removes trailing segments that hold nothing at all, last first: created, but the crash
-/// came before their first write. They never held acknowledged data. Each removal is made
-/// durable before the next, so the ids left stay consecutive whatever a crash keeps.
-fn remove_unwritten(dir: &Path, backend: &dyn Backend, unwritten: &[(u64, PathBuf)]) -> Result<()> {
-    for (_, path) in unwritten {
-        tracing::info!(path = %path.display(), "removing a segment that was created but never written");
-        backend
-            .remove(path)
-            .map_err(|e| Error::io("remove empty segment", path, None, e))?;
+/// Deals with the trailing segments that never held an acknowledged record, last first,
+/// syncing the directory after each, so that the ids left stay consecutive whatever a
+/// crash keeps: removes the unwritten ones, and sets aside whole (as `*.damaged`) those
+/// whose header never became durable.
+fn drop_trailing(dir: &Path, backend: &dyn Backend, trailing: &[Trailing]) -> Result<()> {
+    for t in trailing {
+        match t.kind {
+            TrailingKind::Unwritten => {
+                tracing::info!(path = %t.path.display(), "removing a segment that never took a record");
+                backend
+                    .remove(&t.path)
+                    .map_err(|e| Error::io("remove empty segment", &t.path, None, e))?;
+            }
+            TrailingKind::HeaderNeverDurable => {
+                tracing::info!(path = %t.path.display(), "setting aside a last segment whose header never became durable (a torn tail)");
+                let to = free_name(dir, &segment_file_name(t.id));
+                backend
+                    .rename(&t.path, &to)
+                    .map_err(|e| Error::io("set aside segment", &t.path, None, e))?;
+            }
+        }
         backend
             .sync_dir(dir)
             .map_err(|e| Error::io("sync directory", dir, None, e))?;
@@ -250,16 +258,6 @@ fn erase(storage: &dyn Storage, path: &Path, from: u64, to: u64) -> Result<()> {
         pos += n as u64;
     }
     storage.sync().map_err(|e| Error::io("sync", path, None, e))
-}
-
-/// Writes a fresh header into a segment whose header was lost (a torn tail that took the
-/// whole segment) and syncs it; returns where records start.
-fn rewrite_header(storage: &dyn Storage, path: &Path, id: u64) -> Result<u64> {
-    storage
-        .write_at(0, &format::encode_segment_header(id))
-        .and_then(|()| storage.sync())
-        .map_err(|e| Error::io("rewrite segment header", path, Some(0), e))?;
-    Ok(SEGMENT_HEADER_LEN as u64)
 }
 
 /// Copies `pos..dirty_end` of a segment beside it, then erases it from the segment.

@@ -141,6 +141,7 @@ impl Shared {
     /// persist in any order, and a later segment gone while an earlier one is back would be
     /// a gap in the log. On a failure the rest waits for the next round.
     pub(crate) fn delete_doomed(&self) {
+        let _deleter = self.pool.deleter();
         let ready = self.pool.take_deletable();
         for (i, &id) in ready.iter().enumerate() {
             let path = self.dir.join(segment_file_name(id));

@@ -45,7 +45,7 @@ pub struct Entry {
 ///
 /// A reader's cursor lock (`CursorState::lock`, one reader per cursor) → the writer's `io`
 /// lock ([`Writer`]) → the `state` lock ([`State`]) → the pre-creator's slot
-/// ([`Precreator`]) → the pool's locks ([`HandlePool`]: deletion queue, handles, pins, in
+/// ([`Precreator`]) → the pool's locks ([`HandlePool`]: deleter, deletion queue, handles, pins, in
 /// that order). Nothing takes a lock to the left of one it holds. [`GroupCommit`]'s
 /// progress lock and [`Tail`]'s generation lock are taken with no other engine lock held
 /// (appenders drop `state` before they notify), and neither is held across I/O; rollover

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::builder::MAX_SEGMENT_SIZE;
+use crate::builder::{MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
 use crate::error::{Error, Result};
 use crate::format::{
     self, crc_append, decode_header, header_crc, record_size, HeaderError, RecordError,
@@ -150,6 +150,23 @@ impl<'a> Reader<'a> {
         }
         let from = (pos - self.start) as usize;
         Ok(&self.buf[from..from + (end - pos) as usize])
+    }
+
+    /// `true` if segment `id`'s header is missing, torn or garbled (all zero, short, bad
+    /// magic or bad checksum; not another version or another id, which are foreign) and no
+    /// valid record of the segment shows that a sync had covered it.
+    /// A file shorter than the smallest segment was never made by the log (segment files
+    /// are created at their full size): that is a foreign file, never a torn tail.
+    pub fn header_never_durable(&mut self, id: u64) -> Result<bool> {
+        if self.len < MIN_SEGMENT_SIZE {
+            return Ok(false);
+        }
+        let header = self.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
+        let torn = match format::decode_segment_header(&header) {
+            Ok(_) | Err(HeaderError::Version(_)) => false,
+            Err(HeaderError::Zero | HeaderError::Foreign(_)) => true,
+        };
+        Ok(torn && !header_was_durable(self, id)?)
     }
 
     /// Folds the bytes `from..to` into `crc`, using the window where it holds them and the
@@ -309,8 +326,7 @@ pub(crate) enum Proof {
 pub(crate) enum Outcome {
     /// Records up to `end`, then never-written space.
     Clean { end: u64 },
-    /// A torn tail: records up to `cut` are good, bytes in `cut..dirty_end` are debris. A
-    /// `cut` of 0 means the segment's header itself was lost.
+    /// A torn tail: records up to `cut` are good, bytes in `cut..dirty_end` are debris.
     Torn { cut: u64, dirty_end: u64 },
     /// Damage at `pos` that is not a torn tail. Records before `cut` are whole (`cut` is
     /// before `pos` when the damage interrupts a batch, which then counts for nothing).
@@ -458,6 +474,29 @@ pub(crate) struct Scanned {
     pub later: Vec<u64>,
 }
 
+/// A segment at the end of the log that never held an acknowledged record.
+#[derive(Debug)]
+pub(crate) struct Trailing {
+    pub id: u64,
+    pub path: PathBuf,
+    pub len: u64,
+    pub kind: TrailingKind,
+}
+
+/// Why a trailing segment never held an acknowledged record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrailingKind {
+    /// Every byte is zero, or its own header is followed by nothing but zeros (made ahead
+    /// of time, or the crash came before its first record): recovery removes it.
+    Unwritten,
+    /// Its header is zero, torn or garbled, and no valid record in it shows that a sync
+    /// ever covered the header. A segment's header is made durable before its first
+    /// record, so nothing in it was acknowledged: a torn tail as a whole. Recovery sets
+    /// the file aside (it keeps the bytes, in case the file is not ours) rather than erase
+    /// it.
+    HeaderNeverDurable,
+}
+
 /// The walk over a log directory's segments, in id order, one open at a time.
 pub(crate) struct SegmentWalk<'a> {
     dir: &'a Path,
@@ -467,9 +506,9 @@ pub(crate) struct SegmentWalk<'a> {
     next: usize,
     base_lsn: u64,
     stopped: bool,
-    /// Trailing segments that never took a record (made ahead of time, or the crash came
-    /// before their first record), last first: the order to remove them in.
-    pub unwritten: Vec<(u64, PathBuf)>,
+    /// Trailing segments that never held an acknowledged record, last first: the order to
+    /// deal with them in.
+    pub trailing: Vec<Trailing>,
     pub replay: Replayer,
     pub stats: ScanStats,
 }
@@ -479,18 +518,28 @@ impl<'a> SegmentWalk<'a> {
     pub fn new(dir: &'a Path, backend: &'a dyn Backend) -> Result<Self> {
         let mut ids = list_segments(dir)?;
         let mut stats = ScanStats::default();
-        let mut unwritten = Vec::new();
+        let mut trailing = Vec::new();
         while let Some(&id) = ids.last() {
             let path = dir.join(segment_file_name(id));
             let storage = open(backend, &path)?;
             let mut r = Reader::new(&*storage, &path)?;
-            let zero = r.is_unwritten(id)?;
-            stats.add(&r.stats);
-            if !zero {
+            let kind = if r.is_unwritten(id)? {
+                TrailingKind::Unwritten
+            } else if r.header_never_durable(id)? {
+                TrailingKind::HeaderNeverDurable
+            } else {
+                stats.add(&r.stats);
                 break;
-            }
+            };
+            stats.add(&r.stats);
+            let len = r.len();
             ids.pop();
-            unwritten.push((id, path));
+            trailing.push(Trailing {
+                id,
+                path,
+                len,
+                kind,
+            });
         }
         Ok(Self {
             dir,
@@ -499,7 +548,7 @@ impl<'a> SegmentWalk<'a> {
             next: 0,
             base_lsn: 0,
             stopped: false,
-            unwritten,
+            trailing,
             replay: Replayer::default(),
             stats,
         })
@@ -529,14 +578,6 @@ impl<'a> SegmentWalk<'a> {
         self.replay.begin_segment();
         let outcome = match check_header(&header, id, &path) {
             Ok(()) => scan(&mut r, id, is_last, self.base_lsn, &mut self.replay)?,
-            // A lost header in the last segment is a torn tail as a whole, unless a record
-            // in it shows that a sync had covered the header (then it is damage).
-            Err(HeaderProblem::Zero) if is_last && !header_was_durable(&mut r, id)? => {
-                Outcome::Torn {
-                    cut: 0,
-                    dirty_end: r.last_nonzero(0)?.unwrap_or(0),
-                }
-            }
             Err(problem) => {
                 self.stats.add(&r.stats);
                 self.stopped = true;

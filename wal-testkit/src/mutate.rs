@@ -660,7 +660,7 @@ mod tests {
             at: 40,
             count: 100,
             stride: 1,
-            kind: 3,
+            kind: 1,
             flags: 2,
             len: HostileLen::ToEnd,
         }
@@ -669,7 +669,7 @@ mod tests {
         let bytes = fs::read(p).unwrap();
         for pos in (40..40 + 99 * 8).step_by(8) {
             let h = wal_core::format::decode_header(&bytes[pos..]).unwrap();
-            assert_eq!((h.kind, h.flags), (RecordKind::Cursor, 2), "at {pos}");
+            assert_eq!((h.kind, h.flags), (RecordKind::Entry, 2), "at {pos}");
             assert_eq!(u64::from(h.len), 4096 - 40 - 24, "at {pos}");
         }
     }
@@ -682,7 +682,7 @@ mod tests {
             seg: Seg::Last,
             at: 33,
             kind: RecordKind::Cursor,
-            flags: 1,
+            flags: 0,
             topic: 0,
             offset: 5,
             synced: 0,
@@ -694,7 +694,7 @@ mod tests {
         let (h, payload) = wal_core::format::decode_record(&bytes[40..], 9).unwrap();
         assert_eq!(
             (h.kind, h.flags, h.offset, payload),
-            (RecordKind::Cursor, 1, 5, &b"reader"[..])
+            (RecordKind::Cursor, 0, 5, &b"reader"[..])
         );
     }
 
