@@ -1,8 +1,11 @@
 //! Fault injection: [`FaultyBackend`], a decorator over any backend with a seeded plan of
-//! failures and a simulated power loss.
+//! failures, a power switch, and simulated power losses that lose what real disks and
+//! kernels lose.
 //!
 //! Everything is per instance: two faulty backends in one process (tests run in parallel)
-//! never affect each other, and nothing is read from the environment.
+//! never affect each other, and nothing is read from the environment. Every random choice
+//! follows the plan's seed, so a run that makes the same calls in the same order crashes
+//! the same way.
 //!
 //! ```
 //! use std::{io, sync::Arc};
@@ -15,6 +18,7 @@
 //!     FaultPlan::seeded(7).fail_sync(2, io::ErrorKind::Other),
 //! );
 //! let file = backend.create(&dir.path().join("a"), 4096).unwrap();
+//! backend.sync_dir(dir.path()).unwrap();     // the file's name is durable
 //! file.write_at(0, b"durable").unwrap();
 //! file.sync().unwrap();                       // sync 1 succeeds
 //! file.write_at(7, b" lost").unwrap();
@@ -25,15 +29,101 @@
 //! file.read_at(0, &mut buf).unwrap();
 //! assert_eq!(&buf, b"durable\0\0\0\0\0");
 //! ```
+//!
+//! # Crash modes
+//! [`FaultyBackend::crash`] simulates a power loss; [`CrashMode`] says what it loses.
+//! [`ALL_CRASH_MODES`] lists them all, for campaigns that should try each.
+//!
+//! | mode | unsynced file data | unsynced directory operations |
+//! |------|--------------------|-------------------------------|
+//! | [`DropUnsynced`](CrashMode::DropUnsynced) | all lost | all kept |
+//! | [`KeepRandomPrefix`](CrashMode::KeepRandomPrefix) | a prefix in write order kept | all kept |
+//! | [`TearLastSector`](CrashMode::TearLastSector) | kept, last sector of the last write garbage | all kept |
+//! | [`ReorderPages`](CrashMode::ReorderPages) | each 4 KiB page kept or lost | all kept |
+//! | [`TornSectors`](CrashMode::TornSectors) | each 512-byte sector kept or lost | all kept |
+//! | [`LoseDirOps`](CrashMode::LoseDirOps) | each page kept or lost | each undone or kept |
+//! | [`Chaos`](CrashMode::Chaos) | each page kept, lost or torn into sectors | each undone or kept |
+//!
+//! The random modes draw the odds once per crash (a page survives with probability 1/4,
+//! 1/2 or 3/4, say), so a campaign sees crashes that keep almost everything as well as
+//! crashes that keep almost nothing.
+//!
+//! # What is durable
+//! In every mode:
+//! - A successful `sync()` of a file makes every earlier write to it durable, and a
+//!   successful `sync_range(r)` the bytes of earlier writes that fall inside `r` (exactly
+//!   `r`, not the whole pages around it: the model never keeps more than was asked).
+//!   Durable data never reverts.
+//! - A successful `sync_dir(dir)` makes every earlier `create`, `remove` and `rename` in
+//!   `dir` durable: none of them is ever undone. A rename between two directories is
+//!   durable once both are synced. Syncing a file does not make its name durable.
+//! - A durable operation on a name makes every earlier operation on the same name durable
+//!   too (a later state of a name cannot reach the disk without the earlier ones).
+//! - Storages opened before the crash fail from then on; open the files again to see what
+//!   survived.
+//!
+//! # Lost directory operations
+//! With [`LoseDirOps`](CrashMode::LoseDirOps) and [`Chaos`](CrashMode::Chaos), each
+//! directory operation that no later `sync_dir` covered is undone at random, independently
+//! of the others, with one constraint: the operations on one name (one path) reach the
+//! disk in order, so undoing one undoes every later operation on the same name. A rename
+//! touches two names and is undone as a whole. The result is always a state that a
+//! sequence of the same operations could have produced, minus some of them:
+//! - An undone `create` leaves no file, and the file's data is gone with it.
+//! - An undone `remove` brings the file back under its name, holding what the file held
+//!   at the crash (a hard link kept since the removal, see below), with its unsynced
+//!   writes subject to the page rules like any other file's.
+//! - An undone `rename` puts the file back under its old name, and brings back a file the
+//!   rename had replaced.
+//! - A path removed and then created again comes back as one of: the old file (the
+//!   removal was undone, and so the creation too), the new file (both kept), or nothing
+//!   (the removal kept, the creation undone).
+//!
+//! Unsynced data follows the file, not its name: writes made before a rename are subject
+//! to the page rules under whichever name the file ends up with, and syncing the file
+//! under its new name makes them durable.
+//!
+//! To bring removed files back, `remove` and a `rename` over an existing file first hard
+//! link the file into a temporary directory beside the directory that holds it (never in
+//! it, so a log never sees a stray file). The link is deleted once the removal is durable
+//! or the machine crashed, and the directory when the backend is dropped.
+//!
+//! # Not modelled
+//! - File sizes: a file keeps the length it has at the crash (files are created at full
+//!   size and writes never extend them).
+//! - Disks that lie about flushes, bit rot, misdirected writes, and garbage anywhere but
+//!   in [`TearLastSector`](CrashMode::TearLastSector)'s last sector: pages and sectors
+//!   hold either their old or their new bytes.
+//! - The ordering journaling filesystems give (ext4 commits directory operations in
+//!   order): the model allows any per-name ordered subset, a superset of what they do.
+//! - Operations in flight when [`FaultyBackend::crash`] is called: it waits for the
+//!   bookkeeping lock, so each write and directory operation is either wholly before the
+//!   crash or after it.
+//! - Changes made to the directory behind the backend's back (with `std::fs`).
+//! - Where hard links are impossible, removed files are stashed by copy; writes through a
+//!   handle still open on the removed file then miss the stash.
+//!
+//! # Power off
+//! [`FaultPlan::power_off_after`] cuts the power after a given number of mutating calls:
+//! every later call fails and changes nothing until [`FaultyBackend::crash`]. Counting the
+//! calls of a workload first ([`FaultCounts::mutations`]) and replaying it with a random
+//! cut-off crashes it at an arbitrary point, inside whatever the engine was doing.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::io;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wal_core::{Backend, Storage};
+
+mod data;
+mod dirs;
+#[cfg(test)]
+mod tests;
+
+use data::{Loss, PageOdds, Unsynced};
+use dirs::Namespace;
 
 /// What to break, and when. Counts are 1-based and count calls across every file of the
 /// backend: `fail_sync(3, ..)` fails the third sync the backend sees.
@@ -45,10 +135,12 @@ pub struct FaultPlan {
     short_write: Option<u64>,
     fail_create: Option<(u64, io::ErrorKind)>,
     sync_delay: std::time::Duration,
+    power_off_after: Option<u64>,
 }
 
 impl FaultPlan {
-    /// A plan with no faults whose random choices (crash prefixes, torn bytes) follow `seed`.
+    /// A plan with no faults whose random choices (what a crash keeps, torn bytes) follow
+    /// `seed`.
     pub fn seeded(seed: u64) -> Self {
         Self {
             seed,
@@ -86,19 +178,60 @@ impl FaultPlan {
         self.fail_create = Some((nth, kind));
         self
     }
+
+    /// The power goes off once `n` mutating calls have been made in total: `write_at`,
+    /// `sync`, `sync_range`, `create`, `remove`, `rename` and `sync_dir` each count one
+    /// (see [`FaultCounts::mutations`]). The `n`th call itself completes normally; every
+    /// later call of any kind, on the backend or its storages, fails with
+    /// [`io::ErrorKind::Other`] and changes nothing, until [`FaultyBackend::crash`] turns
+    /// the power back on. If the count has already reached `n` when the plan is installed,
+    /// the power goes off at once.
+    pub fn power_off_after(mut self, n: u64) -> Self {
+        self.power_off_after = Some(n);
+        self
+    }
 }
 
-/// How a simulated power loss treats each file's bytes written since its last sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a simulated power loss ([`FaultyBackend::crash`]) loses. The module documentation
+/// says what each mode models, and what none of them does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CrashMode {
-    /// Every unsynced byte is lost.
+    /// Every unsynced byte is lost; directory operations are kept.
     DropUnsynced,
-    /// A random prefix (in write order) of the unsynced bytes survives; the rest is lost.
+    /// A random prefix (in write order) of each file's unsynced bytes survives; the rest
+    /// is lost. Directory operations are kept.
     KeepRandomPrefix,
-    /// Everything survives except the last 512-byte sector of the last write, which holds
-    /// garbage.
+    /// Everything survives except the last 512-byte sector of each file's last unsynced
+    /// write, which holds garbage. Directory operations are kept.
     TearLastSector,
+    /// Unsynced data is split at 4096-byte page boundaries (aligned in the file), and each
+    /// dirty page independently survives whole or is lost whole, so a later page may
+    /// survive while an earlier one is lost. Directory operations are kept.
+    ReorderPages,
+    /// Like [`CrashMode::ReorderPages`] at the granularity of 512-byte sectors: each
+    /// dirty sector independently keeps its old or its new bytes. Sectors are atomic,
+    /// pages are not.
+    TornSectors,
+    /// File data as in [`CrashMode::ReorderPages`], and each directory operation that no
+    /// later `sync_dir` covered is undone at random: a created file goes missing, a
+    /// removed file comes back, a rename is undone.
+    LoseDirOps,
+    /// Everything at once: each dirty page survives, is lost or is torn into sectors, and
+    /// directory operations are lost as in [`CrashMode::LoseDirOps`], with odds drawn
+    /// afresh for every crash.
+    Chaos,
 }
+
+/// Every [`CrashMode`], for campaigns that try each.
+pub const ALL_CRASH_MODES: &[CrashMode] = &[
+    CrashMode::DropUnsynced,
+    CrashMode::KeepRandomPrefix,
+    CrashMode::TearLastSector,
+    CrashMode::ReorderPages,
+    CrashMode::TornSectors,
+    CrashMode::LoseDirOps,
+    CrashMode::Chaos,
+];
 
 /// Calls seen and faults injected so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,43 +246,101 @@ pub struct FaultCounts {
     pub injected: u64,
     /// Simulated power losses.
     pub crashes: u64,
+    /// Mutating calls made while the power was on: `write_at`, `sync`, `sync_range`,
+    /// `create`, `remove`, `rename` and `sync_dir`, whether they succeeded or failed.
+    /// Calls refused because the power is off or the handle is dead are not counted.
+    pub mutations: u64,
 }
 
-/// One unsynced write: where, and the bytes it overwrote.
-#[derive(Debug)]
-struct Undo {
-    offset: u64,
-    old: Vec<u8>,
-}
+/// Identifies a file (an inode) independently of its name, so that unsynced writes follow
+/// a file through renames. Never reused within one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct FileId(u64);
 
+/// splitmix64: small, seedable, and good enough to pick pages.
 #[derive(Debug, Default)]
-struct State {
-    plan: FaultPlan,
-    rng: u64,
-    counts: FaultCounts,
-    disk_full: bool,
-    /// Bumped by every crash: storages opened before it are dead.
-    epoch: u64,
-    unsynced: HashMap<PathBuf, Vec<Undo>>,
-}
+struct Rng(u64);
 
-impl State {
-    fn next_random(&mut self) -> u64 {
-        // splitmix64
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
 
+    /// Uniform in `[0, 1)`.
+    fn fraction(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `true` with probability `p`.
+    fn chance(&mut self, p: f64) -> bool {
+        self.fraction() < p
+    }
+
+    /// One of 1/4, 1/2 and 3/4: the odds of one crash.
+    fn odds(&mut self) -> f64 {
+        [0.25, 0.5, 0.75][(self.next() % 3) as usize]
+    }
+}
+
+/// Everything a [`FaultyBackend`] and its storages share, behind one lock.
+#[derive(Debug, Default)]
+struct State {
+    plan: FaultPlan,
+    rng: Rng,
+    counts: FaultCounts,
+    disk_full: bool,
+    powered_off: bool,
+    /// Bumped by every crash: storages opened before it are dead.
+    epoch: u64,
+    unsynced: Unsynced,
+    dirs: Namespace,
+}
+
+impl State {
     fn inject(&mut self, kind: io::ErrorKind, what: &str) -> io::Error {
         self.counts.injected += 1;
         io::Error::new(kind, format!("injected fault: {what}"))
     }
+
+    /// Lets a call through if the power is on, counting it if it mutates, and cutting the
+    /// power after it if the plan says so.
+    fn admit(&mut self, mutating: bool) -> io::Result<()> {
+        if self.powered_off {
+            return Err(io::Error::other(
+                "power off: the simulated machine lost power (FaultPlan::power_off_after); \
+                 nothing reaches the disk until FaultyBackend::crash",
+            ));
+        }
+        if mutating {
+            self.counts.mutations += 1;
+            if self.plan.power_off_after == Some(self.counts.mutations) {
+                self.powered_off = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Installs `plan`; cuts the power at once if its cut-off has already been reached.
+    fn install(&mut self, plan: FaultPlan) {
+        if plan
+            .power_off_after
+            .is_some_and(|n| n <= self.counts.mutations)
+        {
+            self.powered_off = true;
+        }
+        self.plan = plan;
+    }
 }
 
-/// A backend whose files fail as a [`FaultPlan`] says and can lose unsynced data in a
+fn crashed_meanwhile() -> io::Error {
+    io::Error::other("the machine crashed during this call: it may not have happened")
+}
+
+/// A backend whose files fail as a [`FaultPlan`] says and lose what a real disk loses in a
 /// simulated power loss ([`FaultyBackend::crash`]). Clones share the plan and the files.
 #[derive(Debug, Clone)]
 pub struct FaultyBackend {
@@ -166,11 +357,11 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 impl FaultyBackend {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Backend>, plan: FaultPlan) -> Self {
-        let state = State {
-            rng: plan.seed,
-            plan,
+        let mut state = State {
+            rng: Rng(plan.seed),
             ..State::default()
         };
+        state.install(plan);
         Self {
             inner,
             state: Arc::new(Mutex::new(state)),
@@ -179,7 +370,7 @@ impl FaultyBackend {
 
     /// Replaces the plan (counts keep running).
     pub fn set_plan(&self, plan: FaultPlan) {
-        lock(&self.state).plan = plan;
+        lock(&self.state).install(plan);
     }
 
     /// While `full`, creations and writes fail with [`io::ErrorKind::StorageFull`] and
@@ -193,72 +384,94 @@ impl FaultyBackend {
         lock(&self.state).counts
     }
 
-    /// Simulates a power loss: every file loses unsynced bytes as `mode` says, and every
-    /// storage opened before the crash fails from now on. Open the files again (a new log)
-    /// to see what survived. Returns the number of unsynced bytes that were lost.
+    /// `true` from the moment [`FaultPlan::power_off_after`] cut the power until the next
+    /// [`FaultyBackend::crash`].
+    pub fn is_powered_off(&self) -> bool {
+        lock(&self.state).powered_off
+    }
+
+    /// Simulates a power loss: unsynced file data and directory operations are lost as
+    /// `mode` says (see the module documentation), every storage opened before the crash
+    /// fails from now on, and the power is back on. Open the files again (a new log) to
+    /// see what survived.
+    ///
+    /// Returns the number of bytes of unsynced file data the crash reverted in files that
+    /// still exist afterwards (for [`CrashMode::TearLastSector`], the bytes garbled).
     pub fn crash(&self, mode: CrashMode) -> io::Result<u64> {
-        let mut st = lock(&self.state);
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
         st.epoch += 1;
         st.counts.crashes += 1;
-        let files: Vec<(PathBuf, Vec<Undo>)> = st.unsynced.drain().collect();
+        st.powered_off = false;
+        let (loss, undo_dir_ops) = crash_odds(mode, &mut st.rng);
+        let located = st.dirs.crash(&*self.inner, &mut st.rng, undo_dir_ops)?;
         let mut lost = 0;
-        for (path, undos) in files {
+        for (id, undos) in st.unsynced.take() {
+            // A file whose name is gone (removal kept, creation undone) took its data
+            // with it.
+            let Some(path) = located.get(&id) else {
+                continue;
+            };
             if undos.is_empty() || !path.exists() {
                 continue;
             }
-            let file = self.inner.open(&path)?;
-            lost += crash_file(&mut st, &*file, &undos, mode)?;
+            let file = self.inner.open(path)?;
+            lost += data::crash_file(&mut st.rng, &*file, &undos, loss)?;
             file.sync()?;
         }
         Ok(lost)
     }
 
-    fn wrap(&self, path: &Path, storage: Arc<dyn Storage>) -> Arc<dyn Storage> {
-        let epoch = lock(&self.state).epoch;
+    fn wrap(&self, file: FileId, storage: Arc<dyn Storage>, epoch: u64) -> Arc<dyn Storage> {
         Arc::new(FaultyStorage {
             inner: storage,
-            path: path.to_owned(),
+            file,
             state: self.state.clone(),
             epoch,
         })
     }
 }
 
-/// Reverts what a crash loses of one file's unsynced writes; returns the bytes lost.
-fn crash_file(
-    st: &mut State,
-    file: &dyn Storage,
-    undos: &[Undo],
-    mode: CrashMode,
-) -> io::Result<u64> {
-    let total: u64 = undos.iter().map(|u| u.old.len() as u64).sum();
-    let keep = match mode {
-        CrashMode::DropUnsynced => 0,
-        CrashMode::KeepRandomPrefix => st.next_random() % (total + 1),
-        CrashMode::TearLastSector => total,
+/// What one crash in `mode` does to file data, and the chance that it undoes each
+/// unsynced directory operation (`None`: it undoes none).
+fn crash_odds(mode: CrashMode, rng: &mut Rng) -> (Loss, Option<f64>) {
+    let pages = |keep| {
+        Loss::Pages(PageOdds {
+            keep,
+            torn: 0.0,
+            sector_keep: 0.0,
+        })
     };
-    // Undo in reverse write order, so that overlapping writes restore the oldest bytes.
-    let mut end = total;
-    for u in undos.iter().rev() {
-        let len = u.old.len() as u64;
-        let start = end - len;
-        if keep < end {
-            let from = keep.saturating_sub(start) as usize;
-            file.write_at(u.offset + from as u64, &u.old[from..])?;
+    match mode {
+        CrashMode::DropUnsynced => (Loss::Drop, None),
+        CrashMode::KeepRandomPrefix => (Loss::Prefix, None),
+        CrashMode::TearLastSector => (Loss::TearLast, None),
+        CrashMode::ReorderPages => (pages(rng.odds()), None),
+        CrashMode::TornSectors => {
+            let sector_keep = rng.odds();
+            let odds = PageOdds {
+                keep: 0.0,
+                torn: 1.0,
+                sector_keep,
+            };
+            (Loss::Pages(odds), None)
         }
-        end = start;
-    }
-    if mode == CrashMode::TearLastSector {
-        if let Some(last) = undos.last() {
-            let write_end = last.offset + last.old.len() as u64;
-            let sector = (write_end - 1) & !511;
-            let from = sector.max(last.offset);
-            let garbage: Vec<u8> = (from..write_end).map(|_| st.next_random() as u8).collect();
-            file.write_at(from, &garbage)?;
-            return Ok(garbage.len() as u64);
+        CrashMode::LoseDirOps => {
+            let keep = rng.odds();
+            (pages(keep), Some(rng.odds()))
+        }
+        CrashMode::Chaos => {
+            let keep = rng.fraction();
+            let torn = rng.fraction() * (1.0 - keep);
+            let sector_keep = rng.odds();
+            let odds = PageOdds {
+                keep,
+                torn,
+                sector_keep,
+            };
+            (Loss::Pages(odds), Some(rng.odds()))
         }
     }
-    Ok(total - keep)
 }
 
 impl Backend for FaultyBackend {
@@ -267,35 +480,59 @@ impl Backend for FaultyBackend {
     }
 
     fn create(&self, path: &Path, len: u64) -> io::Result<Arc<dyn Storage>> {
-        {
-            let mut st = lock(&self.state);
-            st.counts.creates += 1;
-            if st.disk_full {
-                return Err(st.inject(io::ErrorKind::StorageFull, "disk full at create"));
-            }
-            if let Some((nth, kind)) = st.plan.fail_create {
-                if st.counts.creates == nth {
-                    return Err(st.inject(kind, "create"));
-                }
+        let mut st = lock(&self.state);
+        st.admit(true)?;
+        st.counts.creates += 1;
+        if st.disk_full {
+            return Err(st.inject(io::ErrorKind::StorageFull, "disk full at create"));
+        }
+        if let Some((nth, kind)) = st.plan.fail_create {
+            if st.counts.creates == nth {
+                return Err(st.inject(kind, "create"));
             }
         }
+        // The lock is held across the call so that the log of directory operations is in
+        // the order the filesystem saw them.
         let storage = self.inner.create(path, len)?;
-        Ok(self.wrap(path, storage))
+        let file = st.dirs.created(path);
+        Ok(self.wrap(file, storage, st.epoch))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn Storage>> {
+        let mut st = lock(&self.state);
+        st.admit(false)?;
         let storage = self.inner.open(path)?;
-        Ok(self.wrap(path, storage))
+        let file = st.dirs.id_of(path);
+        Ok(self.wrap(file, storage, st.epoch))
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove(path)?;
-        lock(&self.state).unsynced.remove(path);
-        Ok(())
+        let mut st = lock(&self.state);
+        st.admit(true)?;
+        st.dirs.remove(&*self.inner, path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        st.admit(true)?;
+        st.dirs.rename(&*self.inner, from, to)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
+        let (epoch, upto) = {
+            let mut st = lock(&self.state);
+            st.admit(true)?;
+            (st.epoch, st.dirs.next_seq())
+        };
+        // Not under the lock: a directory sync can be slow, and covers only what was done
+        // before it started.
+        self.inner.sync_dir(dir)?;
+        let mut st = lock(&self.state);
+        if st.epoch != epoch {
+            return Err(crashed_meanwhile());
+        }
+        st.dirs.synced_dir(dir, upto);
+        Ok(())
     }
 }
 
@@ -303,35 +540,24 @@ impl Backend for FaultyBackend {
 #[derive(Debug)]
 struct FaultyStorage {
     inner: Arc<dyn Storage>,
-    path: PathBuf,
+    file: FileId,
     state: Arc<Mutex<State>>,
     epoch: u64,
 }
 
 impl FaultyStorage {
-    fn live(&self) -> io::Result<MutexGuard<'_, State>> {
-        let st = lock(&self.state);
+    fn live(&self, mutating: bool) -> io::Result<MutexGuard<'_, State>> {
+        let mut st = lock(&self.state);
         if st.epoch != self.epoch {
             return Err(io::Error::other("the machine crashed: this handle is dead"));
         }
+        st.admit(mutating)?;
         Ok(st)
-    }
-
-    fn synced(&self, range: Option<Range<u64>>) {
-        let mut st = lock(&self.state);
-        if let Some(undos) = st.unsynced.get_mut(&self.path) {
-            match range {
-                None => undos.clear(),
-                Some(r) => {
-                    undos.retain(|u| u.offset < r.start || u.offset + u.old.len() as u64 > r.end)
-                }
-            }
-        }
     }
 
     fn sync_with(&self, range: Option<Range<u64>>) -> io::Result<()> {
         let delay = {
-            let mut st = self.live()?;
+            let mut st = self.live(true)?;
             st.counts.syncs += 1;
             if let Some((nth, kind)) = st.plan.fail_sync {
                 if st.counts.syncs == nth {
@@ -347,14 +573,19 @@ impl FaultyStorage {
             None => self.inner.sync()?,
             Some(r) => self.inner.sync_range(r.clone())?,
         }
-        self.synced(range);
+        let mut st = lock(&self.state);
+        if st.epoch != self.epoch {
+            // The crash came first and already decided what this file lost.
+            return Err(crashed_meanwhile());
+        }
+        st.unsynced.synced(self.file, range);
         Ok(())
     }
 }
 
 impl Storage for FaultyStorage {
     fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        let mut st = self.live()?;
+        let mut st = self.live(true)?;
         st.counts.writes += 1;
         let n = st.counts.writes;
         if st.disk_full {
@@ -367,7 +598,7 @@ impl Storage for FaultyStorage {
         }
         let short = st.plan.short_write == Some(n) && !buf.is_empty();
         let len = if short {
-            (st.next_random() % buf.len() as u64) as usize
+            (st.rng.next() % buf.len() as u64) as usize
         } else {
             buf.len()
         };
@@ -376,10 +607,7 @@ impl Storage for FaultyStorage {
         old.truncate(got);
         old.resize(len, 0);
         self.inner.write_at(offset, &buf[..len])?;
-        st.unsynced
-            .entry(self.path.clone())
-            .or_default()
-            .push(Undo { offset, old });
+        st.unsynced.record(self.file, offset, old);
         if short {
             return Err(st.inject(io::ErrorKind::WriteZero, "short write"));
         }
@@ -387,12 +615,12 @@ impl Storage for FaultyStorage {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        drop(self.live()?);
+        drop(self.live(false)?);
         self.inner.read_at(offset, buf)
     }
 
     fn len(&self) -> io::Result<u64> {
-        drop(self.live()?);
+        drop(self.live(false)?);
         self.inner.len()
     }
 
@@ -406,105 +634,5 @@ impl Storage for FaultyStorage {
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pattern;
-
-    fn setup(plan: FaultPlan) -> (tempfile::TempDir, FaultyBackend, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = FaultyBackend::new(Arc::new(wal_backend_std::StdBackend::default()), plan);
-        let path = dir.path().join("f");
-        (dir, backend, path)
-    }
-
-    fn contents(backend: &FaultyBackend, path: &Path, len: usize) -> Vec<u8> {
-        let f = backend.open(path).unwrap();
-        let mut buf = vec![0u8; len];
-        assert_eq!(f.read_at(0, &mut buf).unwrap(), len);
-        buf
-    }
-
-    #[test]
-    fn random_prefix_keeps_a_prefix_of_the_unsynced_writes() {
-        for seed in 0..40 {
-            let (_dir, backend, path) = setup(FaultPlan::seeded(seed));
-            let f = backend.create(&path, 4096).unwrap();
-            f.write_at(0, &pattern(1, 100)).unwrap();
-            f.sync().unwrap();
-            let data = pattern(2, 1000);
-            for (i, piece) in data.chunks(100).enumerate() {
-                f.write_at(100 + 100 * i as u64, piece).unwrap();
-            }
-            let lost = backend.crash(CrashMode::KeepRandomPrefix).unwrap();
-            let after = contents(&backend, &path, 1100);
-            assert_eq!(
-                &after[..100],
-                &pattern(1, 100)[..],
-                "synced data survives (seed {seed})"
-            );
-            let kept = 1000 - lost as usize;
-            assert_eq!(&after[100..100 + kept], &data[..kept], "seed {seed}");
-            assert!(
-                after[100 + kept..].iter().all(|&b| b == 0),
-                "seed {seed}: nothing past the prefix"
-            );
-            assert!(
-                f.write_at(0, b"x").is_err(),
-                "handles from before the crash are dead"
-            );
-        }
-    }
-
-    #[test]
-    fn torn_sector_garbles_only_the_end_of_the_last_write() {
-        let (_dir, backend, path) = setup(FaultPlan::seeded(3));
-        let f = backend.create(&path, 8192).unwrap();
-        let data = pattern(5, 3000);
-        f.write_at(0, &data).unwrap();
-        backend.crash(CrashMode::TearLastSector).unwrap();
-        let after = contents(&backend, &path, 3000);
-        assert_eq!(&after[..2560], &data[..2560]);
-        assert_ne!(&after[2560..], &data[2560..]);
-    }
-
-    #[test]
-    fn planned_faults_fire_once_at_their_count() {
-        let plan = FaultPlan::seeded(1)
-            .fail_write(2, io::ErrorKind::Other)
-            .short_write(4)
-            .fail_create(2, io::ErrorKind::StorageFull);
-        let (dir, backend, path) = setup(plan);
-        let f = backend.create(&path, 4096).unwrap();
-        let err = backend.create(&dir.path().join("g"), 4096).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
-        f.write_at(0, b"one").unwrap();
-        assert!(f.write_at(3, b"two").is_err());
-        f.write_at(3, b"three").unwrap();
-        assert_eq!(
-            f.write_at(8, &[9; 100]).unwrap_err().kind(),
-            io::ErrorKind::WriteZero
-        );
-        f.write_at(8, b"five").unwrap();
-        assert_eq!(backend.counts().injected, 3);
-    }
-
-    #[test]
-    fn disk_full_refuses_until_space_returns() {
-        let (dir, backend, path) = setup(FaultPlan::seeded(0));
-        let f = backend.create(&path, 4096).unwrap();
-        backend.set_disk_full(true);
-        assert_eq!(
-            f.write_at(0, b"x").unwrap_err().kind(),
-            io::ErrorKind::StorageFull
-        );
-        let err = backend.create(&dir.path().join("g"), 4096).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
-        backend.set_disk_full(false);
-        f.write_at(0, b"x").unwrap();
-        backend.create(&dir.path().join("g"), 4096).unwrap();
     }
 }
