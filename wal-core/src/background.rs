@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TrySendError};
 
 use crate::config::FsyncSchedule;
+use crate::error::Error;
 use crate::segment::segment_file_name;
 use crate::storage::Storage;
 use crate::wal::{lock, Shared};
@@ -30,8 +31,43 @@ pub(crate) struct HandlePool {
     /// Most handles kept open; beyond it the least recently used idle one is closed.
     cap: usize,
     handles: Mutex<HashMap<u64, PooledHandle>>,
-    /// Segments to delete once no handle refers to them.
-    doomed: Mutex<Vec<u64>>,
+    /// Segments to delete once no handle refers to them, and whether the log is closed.
+    doomed: Mutex<Doomed>,
+    /// Readers' pins by segment id: a pinned segment is not deleted, nor any later one.
+    pins: Mutex<HashMap<u64, usize>>,
+}
+
+/// The deletion queue. Deletion goes strictly from the front: a segment still in use holds
+/// back every later one, so the ids on disk stay consecutive whatever a crash keeps.
+#[derive(Debug, Default)]
+struct Doomed {
+    /// Ascending segment ids.
+    ids: std::collections::BTreeSet<u64>,
+    /// Set when the log closes: nothing is deleted any more.
+    closed: bool,
+}
+
+/// Segments a reader is about to read: none of them (and no later one) is deleted until
+/// the pin is dropped. Taken under the state lock together with the locations to read, so
+/// that reclaim cannot delete a segment between the lookup and the read.
+#[derive(Debug)]
+pub(crate) struct Pins<'a> {
+    pool: &'a HandlePool,
+    ids: Vec<u64>,
+}
+
+impl Drop for Pins<'_> {
+    fn drop(&mut self) {
+        let mut pins = lock(&self.pool.pins);
+        for id in &self.ids {
+            if let Some(n) = pins.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.remove(id);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -53,6 +89,7 @@ impl HandlePool {
             cap: cap.max(1),
             handles: Mutex::default(),
             doomed: Mutex::default(),
+            pins: Mutex::default(),
         }
     }
 
@@ -135,36 +172,68 @@ impl HandlePool {
 
     /// Queues segment `id` for deletion once no handle refers to it.
     pub fn doom(&self, id: u64) {
-        lock(&self.doomed).push(id);
+        let mut doomed = lock(&self.doomed);
+        if !doomed.closed {
+            doomed.ids.insert(id);
+        }
     }
 
-    /// Takes the doomed segments that no handle refers to any more.
+    /// Pins segments `ids` against deletion until the returned guard is dropped.
+    pub fn pin(&self, ids: impl IntoIterator<Item = u64>) -> Pins<'_> {
+        let mut pins = lock(&self.pins);
+        let ids: Vec<u64> = ids.into_iter().collect();
+        for &id in &ids {
+            *pins.entry(id).or_default() += 1;
+        }
+        Pins { pool: self, ids }
+    }
+
+    /// Takes the longest run of the oldest doomed segments that nobody holds or pins, in
+    /// ascending order: a busy segment stops the run, so deletion never skips ahead.
     fn take_deletable(&self) -> Vec<u64> {
         let mut doomed = lock(&self.doomed);
         let mut handles = lock(&self.handles);
+        let pins = lock(&self.pins);
         let mut ready = Vec::new();
-        doomed.retain(|&id| {
-            let busy = handles
+        while let Some(&id) = doomed.ids.first() {
+            let held = handles
                 .get(&id)
                 .is_some_and(|h| Arc::strong_count(&h.storage) > 1);
-            if !busy {
-                handles.remove(&id);
-                ready.push(id);
+            if held || pins.contains_key(&id) {
+                break;
             }
-            busy
-        });
+            doomed.ids.pop_first();
+            handles.remove(&id);
+            ready.push(id);
+        }
         ready
     }
 
     /// Puts segments back in the queue after a failed deletion.
     fn requeue(&self, ids: impl IntoIterator<Item = u64>) {
-        lock(&self.doomed).extend(ids);
+        let mut doomed = lock(&self.doomed);
+        if !doomed.closed {
+            doomed.ids.extend(ids);
+        }
+    }
+
+    /// The log is closing: forget the deletion queue (the next open reclaims again) and
+    /// close every handle, so that nothing this log does later can touch the directory.
+    pub fn close(&self) {
+        let mut doomed = lock(&self.doomed);
+        doomed.closed = true;
+        doomed.ids.clear();
+        lock(&self.handles).clear();
     }
 }
 
 impl Shared {
     /// Asks the background thread to write the buffer out.
     pub(crate) fn wake_writer(&self) {
+        // The flag survives a full channel: the one queued wake-up may be a `Reclaim`,
+        // and the thread writes after every wake-up while the flag is set.
+        self.write_wanted
+            .store(true, std::sync::atomic::Ordering::Release);
         self.wake_with(Wake::Write);
     }
 
@@ -183,30 +252,26 @@ impl Shared {
         }
     }
 
-    /// Deletes doomed segments that no handle refers to, then syncs the directory.
+    /// Deletes doomed segments that no reader holds, oldest first, syncing the directory
+    /// after each removal: on a file system without a journal, removals not yet synced may
+    /// persist in any order, and a later segment gone while an earlier one is back would be
+    /// a gap in the log. On a failure the rest waits for the next round.
     pub(crate) fn delete_doomed(&self) {
         let ready = self.pool.take_deletable();
-        if ready.is_empty() {
-            return;
-        }
-        let mut failed = Vec::new();
-        for &id in &ready {
+        for (i, &id) in ready.iter().enumerate() {
             let path = self.dir.join(segment_file_name(id));
             let removed = match self.backend.remove(&path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()), // done by an earlier try
                 other => other,
             };
-            if let Err(e) = removed {
+            let synced = removed.and_then(|()| self.backend.sync_dir(&self.dir));
+            if let Err(e) = synced {
+                // Retry from here: removing an already removed file is a no-op.
                 tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
-                failed.push(id);
+                self.pool.requeue(ready[i..].iter().copied());
+                return;
             }
         }
-        if let Err(e) = self.backend.sync_dir(&self.dir) {
-            // Retry all: removing an already removed file is a no-op, then the sync runs again.
-            tracing::warn!(error = %e, "could not sync the directory after deleting segments; will retry");
-            failed = ready;
-        }
-        self.pool.requeue(failed);
     }
 }
 
@@ -229,34 +294,50 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
         .opts
         .idle_handle_timeout
         .clamp(Duration::from_millis(10), Duration::from_secs(1));
-    let mut next_tick = Instant::now() + tick;
-    let mut next_housekeeping = Instant::now() + housekeeping_every;
+    let mut next_tick = after(Instant::now(), tick);
+    let mut next_housekeeping = after(Instant::now(), housekeeping_every);
     loop {
         let timeout = next_tick
             .min(next_housekeeping)
             .saturating_duration_since(Instant::now());
-        let result = match rx.recv_timeout(timeout) {
-            Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
-            Ok(Wake::Write) => shared.write_pending(),
-            Ok(Wake::Reclaim) => prepare_and_reclaim(shared),
-            Err(RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                let mut result = Ok(());
-                if now >= next_tick {
-                    next_tick = now + tick;
-                    result = if sync_on_tick {
-                        let target = lock(&shared.state).lsn_end();
-                        shared.wait_durable_lsn(target)
-                    } else {
-                        shared.write_pending()
-                    };
+        let round = shared.guard_panic("background round", || {
+            let woken = rx.recv_timeout(timeout);
+            let result = match woken {
+                Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Closed)
                 }
-                if now >= next_housekeeping {
-                    next_housekeeping = now + housekeeping_every;
-                    housekeeping(shared);
+                Ok(Wake::Write) => Ok(()),
+                Ok(Wake::Reclaim) => prepare_and_reclaim(shared),
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    let mut result = Ok(());
+                    if now >= next_tick {
+                        next_tick = after(now, tick);
+                        result = if sync_on_tick {
+                            let target = lock(&shared.state).lsn_end();
+                            shared.wait_durable_lsn(target)
+                        } else {
+                            shared.write_pending()
+                        };
+                    }
+                    if now >= next_housekeeping {
+                        next_housekeeping = after(now, housekeeping_every);
+                        housekeeping(shared);
+                    }
+                    result
                 }
-                result
+            };
+            let wanted = shared
+                .write_wanted
+                .swap(false, std::sync::atomic::Ordering::AcqRel);
+            match result {
+                Ok(()) if wanted => shared.write_pending(),
+                other => other,
             }
+        });
+        let result = match round {
+            Err(Error::Closed) => return,
+            other => other,
         };
         if let Err(e) = result {
             // Write and sync failures have poisoned the log already (and were logged there);
@@ -268,6 +349,13 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
             tracing::warn!(error = %e, "background flush failed; retrying on the next round");
         }
     }
+}
+
+/// `now + interval`, or a day from now when that is not representable (an interval of
+/// `Duration::MAX` or `Milliseconds(u64::MAX)` means "practically never").
+fn after(now: Instant, interval: Duration) -> Instant {
+    now.checked_add(interval)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400))
 }
 
 /// After a rollover or once the active segment is half full: prepare the next segment,
@@ -321,6 +409,28 @@ mod tests {
         fn as_any(&self) -> &dyn Any {
             self
         }
+    }
+
+    #[test]
+    fn a_held_or_pinned_segment_holds_back_every_later_deletion() {
+        let pool = HandlePool::default();
+        let held = pool.get(1, || Ok(Arc::new(Nothing))).unwrap();
+        for id in [3, 1, 2] {
+            pool.doom(id);
+        }
+        assert!(
+            pool.take_deletable().is_empty(),
+            "skipped past a held segment"
+        );
+        drop(held);
+        let pin = pool.pin([2]);
+        assert_eq!(pool.take_deletable(), vec![1]);
+        assert!(
+            pool.take_deletable().is_empty(),
+            "skipped past a pinned segment"
+        );
+        drop(pin);
+        assert_eq!(pool.take_deletable(), vec![2, 3]);
     }
 
     #[test]

@@ -226,9 +226,11 @@ impl WalBuilder {
             wake: tx,
             stats: Counters::default(),
             tail: Default::default(),
-            spare: Mutex::new(None),
+            spare: Mutex::default(),
             active_id: AtomicU64::new(active_id),
             spare_wanted: Default::default(),
+            sealed: Default::default(),
+            write_wanted: Default::default(),
             dir,
             opts,
         });
@@ -265,7 +267,9 @@ fn validate(o: &Options) -> Result<()> {
             o.segment_size
         ));
     }
-    if record_size(o.max_entry_size) as u64 > record_room(o.segment_size) {
+    let too_large = o.max_entry_size as u64 >= o.segment_size
+        || record_size(o.max_entry_size) as u64 > record_room(o.segment_size);
+    if too_large {
         return fail(format!(
             "max_entry_size {} does not fit in a segment of {} bytes",
             o.max_entry_size, o.segment_size

@@ -34,6 +34,7 @@ impl Wal {
             tracing::error!("the background flush thread panicked");
         }
         let result = if clean { self.final_flush() } else { Ok(()) };
+        self.shared.seal();
         if let Some(file) = self.lock_file.take() {
             if let Err(e) = file.unlock() {
                 tracing::warn!(error = %e, "could not unlock the log directory; closing the file releases it");

@@ -35,7 +35,7 @@ impl Tail {
         }
     }
 
-    fn close(&self) {
+    pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         *lock(&self.generation) += 1;
         self.appended.notify_all();
@@ -101,6 +101,7 @@ impl Wal {
     /// registered in the log at once, so retention keeps what it has not read. The topic is
     /// created if it does not exist. Names follow the rules of topic names.
     pub fn consumer(&self, topic: &str, name: &str) -> Result<Consumer> {
+        self.shared.check_open()?;
         validate_topic_name(topic)?;
         validate_topic_name(name)?;
         let shared = &self.shared;
@@ -112,6 +113,9 @@ impl Wal {
                 None
             } else {
                 let at = t.first_offset();
+                shared.check_table_room(&st, record_size(name.len()) as u64, || {
+                    format!("consumer {name:?} of topic {topic:?}")
+                })?;
                 Some(shared.encode_cursor(&mut st, id, name, at)?)
             }
         };
@@ -132,7 +136,7 @@ impl Wal {
     /// the end gives an empty result.
     pub fn read_from(&self, topic: &str, offset: u64, max_bytes: usize) -> Result<Vec<Entry>> {
         let shared = &self.shared;
-        let (id, locs) = {
+        let (id, locs, _pins) = {
             let st = lock(&shared.state);
             let Some(&id) = st.topics.get(topic) else {
                 return Ok(Vec::new());
@@ -145,7 +149,9 @@ impl Wal {
                     oldest: t.first_offset(),
                 });
             }
-            (id, collect(t, offset, Some(max_bytes)))
+            let locs = collect(t, offset, Some(max_bytes));
+            let pins = shared.pool.pin(segments_of(&locs));
+            (id, locs, pins)
         };
         shared.read_locations(id, offset, &locs)
     }
@@ -169,6 +175,13 @@ impl Wal {
     pub fn shutdown(&self) {
         self.shared.tail.close();
     }
+}
+
+/// The segments `locs` live in, each once.
+fn segments_of(locs: &[Location]) -> Vec<u64> {
+    let mut ids: Vec<u64> = locs.iter().map(|l| l.segment).collect();
+    ids.dedup();
+    ids
 }
 
 /// Locations of entries from `from` on within `budget` payload bytes (one entry when
@@ -198,6 +211,10 @@ impl Shared {
         budget: Option<usize>,
         checkpoint: bool,
     ) -> Result<Vec<Entry>> {
+        if checkpoint {
+            // A checkpointed read writes a cursor: refused once the log is shutting down.
+            self.check_open()?;
+        }
         let Some((id, guard)) = ({
             let mut st = lock(&self.state);
             let id = st.topics.get(topic).copied();
@@ -207,16 +224,19 @@ impl Shared {
         };
         // One reader of this cursor at a time, so that two threads never get one entry.
         let _reading = lock(&guard);
-        let (cursor, locs) = {
+        let (cursor, locs, pins) = {
             let mut st = lock(&self.state);
             let t = &mut st.topic_list[id as usize];
             let first = t.first_offset();
             let c = t.cursor_mut(name);
             c.cursor = c.cursor.max(first); // entries below were reclaimed or truncated
             let cursor = c.cursor;
-            (cursor, collect(&st.topic_list[id as usize], cursor, budget))
+            let locs = collect(&st.topic_list[id as usize], cursor, budget);
+            let pins = self.pool.pin(segments_of(&locs));
+            (cursor, locs, pins)
         };
         let entries = self.read_locations(id, cursor, &locs)?;
+        drop(pins);
         if checkpoint && !entries.is_empty() {
             self.advance_cursor(id, name, cursor + entries.len() as u64)?;
         }
@@ -230,7 +250,8 @@ impl Shared {
         checkpoint: bool,
         timeout: Duration,
     ) -> Result<Option<Entry>> {
-        let deadline = Instant::now() + timeout;
+        // `None`: a timeout too long to represent (`Duration::MAX`) waits without one.
+        let deadline = Instant::now().checked_add(timeout);
         self.tail.waiters.fetch_add(1, Ordering::SeqCst);
         let result = (|| loop {
             let seen = *lock(&self.tail.generation);
@@ -242,6 +263,14 @@ impl Shared {
             }
             let mut generation = lock(&self.tail.generation);
             while *generation == seen {
+                let Some(deadline) = deadline else {
+                    generation = self
+                        .tail
+                        .appended
+                        .wait(generation)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    continue;
+                };
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Ok(None);
@@ -265,10 +294,18 @@ impl Shared {
         first: u64,
         locs: &[Location],
     ) -> Result<Vec<Entry>> {
+        if self.sealed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
         let Some(last) = locs.iter().map(|l| l.lsn_end).max() else {
             return Ok(Vec::new());
         };
         self.ensure_written(last)?;
+        self.guard_panic("read", || self.read_groups(topic, first, locs))
+    }
+
+    /// The reads of [`Shared::read_locations`]: one per run of records in one segment.
+    fn read_groups(&self, topic: u32, first: u64, locs: &[Location]) -> Result<Vec<Entry>> {
         let mut out = Vec::with_capacity(locs.len());
         for group in locs.chunk_by(|a, b| a.segment == b.segment && a.pos < b.pos) {
             let seg = group[0].segment;
@@ -348,8 +385,12 @@ impl Shared {
             synced,
             self.opts.write_buffer,
         );
-        st.topic_list[id as usize].cursor_mut(name).persisted = cursor;
-        Ok(st.lsn_end())
+        let lsn = st.lsn_end();
+        let durable = self.durable_lsn.load(Ordering::Acquire);
+        st.topic_list[id as usize]
+            .cursor_mut(name)
+            .persist(cursor, lsn, durable);
+        Ok(lsn)
     }
 
     /// The id of topic `name`, defining it (in the log) if it is new.
@@ -358,6 +399,8 @@ impl Shared {
             return Ok(id);
         }
         self.check_poison()?;
+        let def = (record_size(name.len()) + record_size(0)) as u64;
+        self.check_table_room(st, def, || format!("topic {name:?}"))?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
         let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
         Ok(st.create_topic(name, synced, self.opts.write_buffer))

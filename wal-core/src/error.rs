@@ -161,6 +161,45 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A call into the storage backend panicked. The log is poisoned by it: the backend's
+    /// state (and what reached the disk) is unknown.
+    #[error("the storage backend panicked during {op}: {message}")]
+    BackendPanicked {
+        /// What the engine was doing ("flush", "write", "create segment", ...).
+        op: &'static str,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+
+    /// A topic or consumer was refused because the table that every segment re-declares
+    /// at its start would take too much of a segment. Existing topics keep working.
+    #[error("cannot add {what}: the topic table would take {table_bytes} bytes of every segment, more than the limit of {limit} (half of segment_size)")]
+    TopicTableFull {
+        /// "topic \"name\"" or "consumer \"name\" of topic \"name\"".
+        what: String,
+        /// Bytes the table would take with it.
+        table_bytes: u64,
+        /// The most it may take.
+        limit: u64,
+    },
+
+    /// Records that do not fit in one segment after the topic table every segment starts
+    /// with (an entry or batch near the segment size, with many topics).
+    #[error("{bytes} bytes of records do not fit in a segment after its topic table ({room} bytes of room)")]
+    TooLargeForSegment {
+        /// Encoded bytes asked for.
+        bytes: u64,
+        /// Room a new segment has after its header and topic table.
+        room: u64,
+    },
+
+    /// A topic has used every offset its 48-bit field can hold.
+    #[error("topic {topic:?} has used up its offsets")]
+    OffsetsExhausted {
+        /// The topic.
+        topic: String,
+    },
+
     /// The builder's settings contradict each other.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -26,6 +26,8 @@ pub(crate) struct IoState {
     pub appends_written: u64,
     /// The appends counter covered by the last successful flush.
     pub appends_flushed: u64,
+    /// Set by [`Shared::seal`]: the log is closed and writes nothing more.
+    pub closed: bool,
 }
 
 /// Progress of the sync phase, guarded by `Shared::progress` and signalled on its condvar.
@@ -62,10 +64,39 @@ impl Shared {
         Error::Poisoned { cause }
     }
 
+    /// Runs `f`, which calls into the backend. A panic in it poisons the log with
+    /// [`Error::BackendPanicked`] instead of unwinding through the engine: a panic can leave
+    /// a flush marked in flight or data taken from the queue and never written, and every
+    /// waiter must still get an answer.
+    pub(crate) fn guard_panic<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(result) => result,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                Err(self.poison(Error::BackendPanicked { op, message }))
+            }
+        }
+    }
+
     /// Writes everything pending to storage (no sync). Returns once every record appended
     /// before the call has reached the operating system.
     pub(crate) fn write_pending(&self) -> Result<()> {
+        self.guard_panic("write", || self.write_pending_unguarded())
+    }
+
+    fn write_pending_unguarded(&self) -> Result<()> {
         let mut io = lock(&self.io);
+        if io.closed {
+            return Err(Error::Closed);
+        }
         let (mut chunks, appends) = {
             let mut st = lock(&self.state);
             st.pending_bytes = 0;
@@ -146,7 +177,7 @@ impl Shared {
 
     fn recycle(&self, bytes: Vec<u8>) {
         let mut st = lock(&self.state);
-        if st.spare.len() < 4 && bytes.capacity() <= 2 * self.opts.write_buffer {
+        if st.spare.len() < 4 && bytes.capacity() <= self.opts.write_buffer.saturating_mul(2) {
             st.spare.push(bytes);
         }
     }
@@ -175,7 +206,7 @@ impl Shared {
             if !p.flush_in_flight {
                 p.flush_in_flight = true;
                 drop(p);
-                let result = self.flush_cycle();
+                let result = self.guard_panic("flush", || self.flush_cycle());
                 p = lock(&self.commit.progress);
                 p.flush_in_flight = false;
                 if let Ok(durable) = result {

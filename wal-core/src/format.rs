@@ -41,6 +41,17 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
+    /// The longest payload a record of this kind may have: names are at most
+    /// [`crate::MAX_TOPIC_NAME_LEN`] bytes, marks and truncations carry none. A reader
+    /// refuses longer ones before reading them, so a hostile length costs nothing.
+    pub const fn max_payload(self) -> u32 {
+        match self {
+            Self::Entry => u32::MAX,
+            Self::TopicDef | Self::Cursor => crate::topic::MAX_TOPIC_NAME_LEN as u32,
+            Self::SyncMark | Self::Truncate => 0,
+        }
+    }
+
     fn from_u8(v: u8) -> Option<Self> {
         match v {
             1 => Some(Self::Entry),
@@ -160,17 +171,41 @@ pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, RecordError> {
     if flags & !KNOWN_FLAGS != 0 {
         return Err(RecordError::Malformed(format!("unknown flags {flags:#x}")));
     }
+    if flags != 0 && kind != RecordKind::Entry {
+        return Err(RecordError::Malformed(format!(
+            "flags {flags:#x} on a {kind:?} record (only entries are batched)"
+        )));
+    }
+    let len = u32_at(4);
+    if len > kind.max_payload() {
+        return Err(RecordError::Malformed(format!(
+            "{kind:?} record of {len} bytes (at most {})",
+            kind.max_payload()
+        )));
+    }
     let mut off = [0u8; 8];
     off[..6].copy_from_slice(&h[10..16]);
     Ok(RecordHeader {
         crc: u32_at(0),
-        len: u32_at(4),
+        len,
         kind,
         flags,
         offset: u64::from_le_bytes(off),
         topic: u32_at(16),
         synced: u32_at(20),
     })
+}
+
+/// The checksum of a record's header fields (bytes 4..24 of `header`), before the payload
+/// is folded in with [`crc32c::crc32c_append`]. Lets a reader check a record whose payload
+/// it streams in pieces.
+pub fn header_crc(segment_id: u64, header: &[u8; RECORD_HEADER_LEN]) -> u32 {
+    crc32c::crc32c_append(crc_seed(segment_id), &header[4..])
+}
+
+/// Folds `bytes` into a running record checksum.
+pub fn crc_append(crc: u32, bytes: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc, bytes)
 }
 
 /// Decodes and verifies the record at the start of `buf`: returns its header and payload.
@@ -180,8 +215,9 @@ pub fn decode_record(buf: &[u8], segment_id: u64) -> Result<(RecordHeader, &[u8]
     let Some(payload) = buf.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + len) else {
         return Err(RecordError::Truncated);
     };
-    let crc = crc32c::crc32c_append(crc_seed(segment_id), &buf[4..RECORD_HEADER_LEN]);
-    let crc = crc32c::crc32c_append(crc, payload);
+    let mut fixed = [0u8; RECORD_HEADER_LEN];
+    fixed.copy_from_slice(&buf[..RECORD_HEADER_LEN]);
+    let crc = crc_append(header_crc(segment_id, &fixed), payload);
     if crc != header.crc {
         return Err(RecordError::Checksum {
             expected: header.crc,
@@ -310,6 +346,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn flags_only_on_entries_and_names_are_short() {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 1, RecordKind::Cursor, FLAG_BATCH, 0, 3, 0, b"c");
+        assert!(matches!(
+            decode_record(&buf, 1),
+            Err(RecordError::Malformed(_))
+        ));
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 1, RecordKind::TopicDef, 0, 0, 0, 0, &[b'x'; 256]);
+        assert!(matches!(
+            decode_header(&buf),
+            Err(RecordError::Malformed(_))
+        ));
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 1, RecordKind::SyncMark, 0, 0, 0, 0, b"x");
+        assert!(matches!(
+            decode_header(&buf),
+            Err(RecordError::Malformed(_))
+        ));
     }
 
     #[test]

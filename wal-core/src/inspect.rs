@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::format::record_size;
-use crate::recovery::{
-    check_header, damage_error, last_nonzero, read_all, scan, Outcome, Replayer,
-};
-use crate::segment::{list_segments, segment_file_name};
+use crate::recovery::damage_error;
+use crate::segment::segment_file_name;
 use crate::storage::{read_exact_at, Backend};
 use crate::topic::TopicState;
+pub use crate::walk::ScanStats;
+use crate::walk::{Outcome, SegmentWalk, Step};
 
 /// What one segment holds, as recovery would see it.
 #[derive(Debug)]
@@ -90,104 +90,108 @@ pub struct Inspection {
     /// A gap in the segment ids, if any (recovery reports it as damage).
     pub missing_segment: Option<u64>,
     topics: Vec<TopicState>,
+    stats: ScanStats,
 }
 
 /// Scans every segment of the log in `dir` through `backend`, exactly as recovery would,
-/// but changes nothing.
+/// but changes nothing. One segment is open at a time and it is read through a bounded
+/// window, so memory does not grow with the size of the log or of a file.
 pub fn inspect(dir: &Path, backend: &dyn Backend) -> Result<Inspection> {
-    let ids = list_segments(dir)?;
+    let mut walk = SegmentWalk::new(dir, backend)?;
     let mut segments = Vec::new();
-    let mut replay = Replayer::default();
-    let mut base_lsn = 0;
-    let mut stopped = false;
     let mut missing_segment = None;
-    // Trailing all-zero files are dropped by recovery; the last one with data is "last".
-    let mut buffers = Vec::new();
-    for &id in &ids {
+    let mut not_checked = Vec::new();
+    while let Some(step) = walk.next_step()? {
+        match step {
+            Step::Gap { missing, later } => {
+                missing_segment = Some(missing);
+                not_checked = later;
+            }
+            Step::BadHeader {
+                id,
+                path,
+                len,
+                error,
+                later,
+            } => {
+                not_checked = later;
+                segments.push(SegmentReport {
+                    id,
+                    path,
+                    len,
+                    data_end: 0,
+                    finding: Finding::Damaged(error),
+                });
+            }
+            Step::Segment(seg) => {
+                let (finding, end) = match seg.outcome {
+                    Outcome::Clean { end } => (Finding::Clean, end),
+                    Outcome::Torn { cut, dirty_end } => (
+                        Finding::TornTail {
+                            offset: cut,
+                            debris: dirty_end - cut,
+                        },
+                        cut,
+                    ),
+                    Outcome::Damage {
+                        pos,
+                        cut,
+                        error,
+                        proof,
+                    } => {
+                        not_checked = seg.later.clone();
+                        (
+                            Finding::Damaged(damage_error(&seg.path, pos, error, proof)),
+                            cut,
+                        )
+                    }
+                };
+                segments.push(SegmentReport {
+                    id: seg.id,
+                    path: seg.path,
+                    len: seg.len,
+                    data_end: end,
+                    finding,
+                });
+            }
+        }
+    }
+    let report = |id: u64, finding: Finding| -> Result<SegmentReport> {
         let path = dir.join(segment_file_name(id));
-        let storage = backend
-            .open(&path)
-            .map_err(|e| Error::io("open segment", &path, None, e))?;
-        buffers.push((
+        let len = std::fs::metadata(&path)
+            .map_err(|e| Error::io("stat", &path, None, e))?
+            .len();
+        Ok(SegmentReport {
             id,
             path,
-            read_all(&*storage, &dir.join(segment_file_name(id)))?,
-        ));
-    }
-    let last_with_data = buffers
-        .iter()
-        .rposition(|(_, _, b)| last_nonzero(b).is_some());
-    for (i, (id, path, buf)) in buffers.into_iter().enumerate() {
-        let len = buf.len() as u64;
-        let report = |finding, data_end| SegmentReport {
-            id,
-            path: path.clone(),
             len,
-            data_end,
+            data_end: 0,
             finding,
-        };
-        if last_with_data.is_none_or(|l| i > l) {
-            segments.push(report(Finding::Unwritten, 0));
-            continue;
-        }
-        if stopped {
-            segments.push(report(Finding::NotChecked, 0));
-            continue;
-        }
-        if let Some(prev) = segments.last().map(|s: &SegmentReport| s.id) {
-            if id != prev + 1 && missing_segment.is_none() {
-                missing_segment = Some(prev + 1);
-                stopped = true;
-                segments.push(report(Finding::NotChecked, 0));
-                continue;
-            }
-        }
-        if let Err(e) = check_header(&buf, id, &path) {
-            stopped = true;
-            segments.push(report(Finding::Damaged(e), 0));
-            continue;
-        }
-        replay.begin_segment();
-        let is_last = Some(i) == last_with_data;
-        let (finding, end) = match scan(&buf, id, is_last, base_lsn, &mut replay) {
-            Outcome::Clean { end } => (Finding::Clean, end),
-            Outcome::Torn { cut, dirty_end } => {
-                replay.discard_staged();
-                (
-                    Finding::TornTail {
-                        offset: cut as u64,
-                        debris: (dirty_end - cut) as u64,
-                    },
-                    cut,
-                )
-            }
-            Outcome::Damage {
-                pos,
-                cut,
-                error,
-                proof,
-            } => {
-                stopped = true;
-                replay.discard_staged();
-                (
-                    Finding::Damaged(damage_error(&path, pos, error, proof)),
-                    cut,
-                )
-            }
-        };
-        segments.push(report(finding, end as u64));
-        base_lsn += len;
+        })
+    };
+    for id in not_checked {
+        segments.push(report(id, Finding::NotChecked)?);
     }
-    let (_, topics) = replay.finish();
+    for &(id, _) in walk.unwritten.iter().rev() {
+        segments.push(report(id, Finding::Unwritten)?);
+    }
+    let stats = walk.stats;
+    let (_, topics) = walk.replay.finish();
     Ok(Inspection {
         dir: dir.to_owned(),
         segments,
         missing_segment,
         topics,
+        stats,
     })
 }
 
 impl Inspection {
+    /// What the scan read and checksummed, and its largest single read.
+    pub fn scan_stats(&self) -> ScanStats {
+        self.stats
+    }
+
     /// `true` when recovery would open the log without cutting or refusing anything.
     pub fn is_clean(&self) -> bool {
         self.missing_segment.is_none()
@@ -252,7 +256,7 @@ impl Inspection {
             }
             let needed = self.topics.iter().any(|t| {
                 (t.first_offset()..t.next_offset).any(|o| {
-                    t.locate(o).is_some_and(|l| l.segment == s.id) && o >= t.min_persisted_cursor()
+                    t.locate(o).is_some_and(|l| l.segment == s.id) && o >= t.retained_from(u64::MAX)
                 })
             });
             if needed {

@@ -34,6 +34,7 @@ pub mod format;
 pub mod inspect;
 mod precreate;
 mod recovery;
+mod replay;
 mod retention;
 pub mod segment;
 mod state;
@@ -41,6 +42,7 @@ mod stats;
 pub mod storage;
 pub mod topic;
 mod wal;
+mod walk;
 
 pub use builder::WalBuilder;
 pub use config::{FsyncSchedule, ReadConsistency, RecoveryMode};

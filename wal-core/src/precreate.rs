@@ -23,6 +23,23 @@ pub(crate) struct Spare {
     pub storage: Arc<dyn Storage>,
 }
 
+/// The pre-creator's slot, guarded by `Shared::spare`: the prepared segment, if any, and
+/// whether the log is closed (then no segment file is created any more, by preparation or
+/// by rollover).
+#[derive(Debug, Default)]
+pub(crate) struct SpareSlot {
+    spare: Option<Spare>,
+    closed: bool,
+}
+
+impl SpareSlot {
+    /// Closes the slot; returns the prepared segment, if any, for the caller to discard.
+    pub fn close(&mut self) -> Option<Spare> {
+        self.closed = true;
+        self.spare.take()
+    }
+}
+
 const ZERO_CHUNK: usize = 1 << 20;
 
 impl Shared {
@@ -33,13 +50,16 @@ impl Shared {
         if !self.opts.precreate_segments {
             return Ok(());
         }
-        let mut spare = lock(&self.spare);
-        // Read without the state lock (lock order is state, then spare).
-        let id = self.active_id.load(Ordering::Acquire) + 1;
-        if spare.as_ref().is_some_and(|s| s.id == id) {
+        let mut slot = lock(&self.spare);
+        if slot.closed {
             return Ok(());
         }
-        if let Some(stale) = spare.take() {
+        // Read without the state lock (lock order is state, then spare).
+        let id = self.active_id.load(Ordering::Acquire) + 1;
+        if slot.spare.as_ref().is_some_and(|s| s.id == id) {
+            return Ok(());
+        }
+        if let Some(stale) = slot.spare.take() {
             self.remove_spare_file(stale.id);
         }
         let path = self.dir.join(segment_file_name(id));
@@ -56,7 +76,7 @@ impl Shared {
             return Err(Error::io("prepare segment", &path, None, e));
         }
         tracing::debug!(segment = id, "next segment prepared");
-        *spare = Some(Spare { id, storage });
+        slot.spare = Some(Spare { id, storage });
         Ok(())
     }
 
@@ -65,8 +85,11 @@ impl Shared {
     /// throughout (waiting for a preparation in progress), so that preparation and
     /// rollover never both create the same file.
     pub(crate) fn next_segment(&self, id: u64, path: &std::path::Path) -> Result<Arc<dyn Storage>> {
-        let mut spare = lock(&self.spare);
-        let prepared = match spare.take() {
+        let mut slot = lock(&self.spare);
+        if slot.closed {
+            return Err(Error::Closed);
+        }
+        let prepared = match slot.spare.take() {
             Some(s) if s.id == id => Some(s.storage),
             Some(stale) => {
                 self.remove_spare_file(stale.id);
@@ -77,11 +100,14 @@ impl Shared {
         let storage = match prepared {
             Some(storage) => storage,
             None => {
-                let storage = self
-                    .backend
-                    .create(path, self.opts.segment_size)
-                    .map_err(|e| Error::io("create segment", path, None, e))?;
-                if let Err(e) = self.backend.sync_dir(&self.dir) {
+                let storage = self.guard_panic("create segment", || {
+                    self.backend
+                        .create(path, self.opts.segment_size)
+                        .map_err(|e| Error::io("create segment", path, None, e))
+                })?;
+                let synced =
+                    self.guard_panic("sync directory", || Ok(self.backend.sync_dir(&self.dir)))?;
+                if let Err(e) = synced {
                     // The file exists but its directory entry may not be durable: as with
                     // any failed sync, stop trusting the log until it is reopened.
                     return Err(self.poison(Error::io("sync directory", &self.dir, None, e)));
@@ -96,7 +122,7 @@ impl Shared {
 
     /// Removes an unused spare (at close), so a closed log holds only its data.
     pub(crate) fn discard_spare(&self) -> Result<()> {
-        let Some(spare) = lock(&self.spare).take() else {
+        let Some(spare) = lock(&self.spare).spare.take() else {
             return Ok(());
         };
         drop(spare.storage);

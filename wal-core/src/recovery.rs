@@ -7,15 +7,11 @@ use std::sync::Arc;
 
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
-use crate::format::{
-    self, decode_record, record_size, HeaderError, RecordError, RecordHeader, RecordKind,
-    FLAG_BATCH, FLAG_BATCH_END, RECORD_ALIGN, SEGMENT_HEADER_LEN,
-};
-use crate::segment::{
-    list_segments, segment_file_name, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX,
-};
-use crate::storage::{read_exact_at, Backend, Storage};
-use crate::topic::{validate_topic_name, TopicState};
+use crate::format::{self, decode_record, RecordError, RecordKind, SEGMENT_HEADER_LEN};
+use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX};
+use crate::storage::{Backend, Storage};
+use crate::topic::TopicState;
+use crate::walk::{Outcome, Proof, Reader, SegmentWalk, Step, WINDOW};
 
 /// What recovery rebuilt.
 #[derive(Debug)]
@@ -29,23 +25,6 @@ pub(crate) struct Recovered {
     /// Topics the active segment does not declare (its preamble was cut with a torn tail):
     /// they are declared again, so that the segment stays self-describing.
     pub undeclared: Vec<u32>,
-}
-
-/// How the scan of one segment ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// Records up to `end`, then never-written space.
-    Clean { end: usize },
-    /// A torn tail: records up to `cut` are good, bytes in `cut..dirty_end` are debris.
-    Torn { cut: usize, dirty_end: usize },
-    /// Damage at `pos` that is not a torn tail. Records before `cut` are whole (`cut` is
-    /// before `pos` when the damage interrupts a batch, which then counts for nothing).
-    Damage {
-        pos: usize,
-        cut: usize,
-        error: RecordError,
-        proof: Option<usize>,
-    },
 }
 
 /// Decodes the entry record at the start of `buf` (read from `pos` in segment `segment`)
@@ -88,29 +67,29 @@ fn record_error(path: &Path, pos: u64, e: RecordError) -> Error {
     }
 }
 
-/// The error for damage at `pos`; `proof` is the record showing the spot was durable.
-pub(crate) fn damage_error(
-    path: &Path,
-    pos: usize,
-    error: RecordError,
-    proof: Option<usize>,
-) -> Error {
+/// The error for damage at `pos`; `proof` says whether a later record showed the spot
+/// was durable.
+pub(crate) fn damage_error(path: &Path, pos: u64, error: RecordError, proof: Proof) -> Error {
     match (error, proof) {
         (RecordError::Checksum { expected, got }, _) => Error::ChecksumMismatch {
             path: path.to_owned(),
-            offset: pos as u64,
+            offset: pos,
             expected,
             got,
         },
         (other, proof) => Error::Corrupt {
             path: path.to_owned(),
-            offset: pos as u64,
+            offset: pos,
             reason: match proof {
-                Some(q) => format!(
+                Proof::Found(q) => format!(
                     "{} (the record at {q} shows this part had been made durable)",
                     describe(&other)
                 ),
-                None => describe(&other),
+                Proof::Undecided => format!(
+                    "{} (followed by too many record-like headers to tell a torn tail from damage)",
+                    describe(&other)
+                ),
+                Proof::None => describe(&other),
             },
         },
     }
@@ -136,63 +115,48 @@ pub(crate) fn recover(
     mode: RecoveryMode,
     keep_cut: bool,
 ) -> Result<Recovered> {
-    let mut ids = list_segments(dir)?;
-    drop_unwritten_tail_segments(dir, backend, &mut ids)?;
+    let mut walk = SegmentWalk::new(dir, backend)?;
+    remove_unwritten(dir, backend, &walk.unwritten)?;
+    let mut segments = BTreeMap::new();
+    let mut active: Option<ActiveSegment> = None;
     // One segment open at a time: a log of thousands of segments must not need thousands
     // of descriptors (or mappings) to open.
-    let open = |id: u64| -> Result<(u64, PathBuf, Arc<dyn Storage>)> {
-        let path = dir.join(segment_file_name(id));
-        let storage = backend
-            .open(&path)
-            .map_err(|e| Error::io("open segment", &path, None, e))?;
-        Ok((id, path, storage))
-    };
-
-    let mut replay = Replayer::default();
-    let mut segments = BTreeMap::new();
-    let mut base_lsn = 0u64;
-    let mut active: Option<ActiveSegment> = None;
-    let count = ids.len();
-    for (i, &id) in ids.iter().enumerate() {
-        if let Some(prev) = &active {
-            if id != prev.id + 1 {
-                let missing = dir.join(segment_file_name(prev.id + 1));
+    while let Some(step) = walk.next_step()? {
+        let seg = match step {
+            Step::Gap { missing, later } => {
                 let reason = format!(
-                    "segment {} is missing between {} and {id}",
-                    prev.id + 1,
-                    prev.id
+                    "segment {missing} is missing between {} and {}",
+                    missing - 1,
+                    later[0]
                 );
                 if mode == RecoveryMode::Strict {
                     return Err(Error::Corrupt {
-                        path: missing,
+                        path: dir.join(segment_file_name(missing)),
                         offset: 0,
                         reason,
                     });
                 }
                 tracing::warn!(%reason, "keeping the log up to the gap and setting the rest aside");
-                for later in &ids[i..] {
-                    set_aside_file(dir, backend, *later)?;
-                }
+                set_aside_files(dir, backend, &later)?;
                 break;
             }
-        }
-        let is_last = i + 1 == count;
-        let (id, path, storage) = open(id)?;
-        let buf = read_all(&*storage, &path)?;
-        check_header(&buf, id, &path)?;
-        replay.begin_segment();
-        let outcome = scan(&buf, id, is_last, base_lsn, &mut replay);
-        let (end, stop) = match outcome {
-            Outcome::Clean { end } => (end, false),
+            Step::BadHeader { error, .. } => return Err(error),
+            Step::Segment(seg) => seg,
+        };
+        let end = match seg.outcome {
+            Outcome::Clean { end } => end,
             Outcome::Torn { cut, dirty_end } => {
-                tracing::info!(path = %path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
-                replay.discard_staged();
+                tracing::info!(path = %seg.path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
                 if keep_cut {
-                    set_aside(dir, backend, &*storage, &path, &buf, cut)?;
+                    set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
                 } else {
-                    erase(&*storage, &path, cut, dirty_end)?;
+                    erase(&*seg.storage, &seg.path, cut, dirty_end)?;
                 }
-                (cut, false)
+                if cut < SEGMENT_HEADER_LEN as u64 {
+                    rewrite_header(&*seg.storage, &seg.path, seg.id)?
+                } else {
+                    cut
+                }
             }
             Outcome::Damage {
                 pos,
@@ -200,32 +164,29 @@ pub(crate) fn recover(
                 error,
                 proof,
             } => {
+                let err = damage_error(&seg.path, pos, error, proof);
                 if mode == RecoveryMode::Strict {
-                    return Err(damage_error(&path, pos, error, proof));
+                    return Err(err);
                 }
-                let err = damage_error(&path, pos, error, proof);
                 tracing::warn!(error = %err, "keeping the log up to the damage and setting the rest aside");
-                replay.discard_staged();
-                set_aside(dir, backend, &*storage, &path, &buf, cut)?;
-                for later in &ids[i + 1..] {
-                    set_aside_file(dir, backend, *later)?;
-                }
-                (cut, true)
+                let mut r = Reader::new(&*seg.storage, &seg.path)?;
+                let dirty_end = r.last_nonzero(cut)?.unwrap_or(cut);
+                set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
+                set_aside_files(dir, backend, &seg.later)?;
+                cut
             }
         };
-        let len = buf.len() as u64;
-        segments.insert(id, SegmentMeta::recovered(path, base_lsn, len));
+        segments.insert(
+            seg.id,
+            SegmentMeta::recovered(seg.path, seg.base_lsn, seg.len),
+        );
         active = Some(ActiveSegment {
-            id,
-            storage,
-            base_lsn,
-            capacity: len,
-            end: end as u64,
+            id: seg.id,
+            storage: seg.storage,
+            base_lsn: seg.base_lsn,
+            capacity: seg.len,
+            end,
         });
-        base_lsn += len;
-        if stop {
-            break;
-        }
     }
     let active = match active {
         Some(a) => a,
@@ -245,9 +206,9 @@ pub(crate) fn recover(
         .storage
         .sync()
         .map_err(|e| Error::io("sync", dir.join(segment_file_name(active.id)), None, e))?;
-    let undeclared = replay.undeclared_in_segment();
+    let undeclared = walk.replay.undeclared_in_segment();
     let handles = vec![(active.id, active.storage.clone())];
-    let (topics, topic_list) = replay.finish();
+    let (topics, topic_list) = walk.replay.finish();
     Ok(Recovered {
         undeclared,
         topics,
@@ -258,27 +219,15 @@ pub(crate) fn recover(
     })
 }
 
-/// Removes trailing segments that hold nothing at all: created, but the crash came before
-/// their first write. They never held acknowledged data.
-fn drop_unwritten_tail_segments(
-    dir: &Path,
-    backend: &dyn Backend,
-    ids: &mut Vec<u64>,
-) -> Result<()> {
-    while let Some(&id) = ids.last() {
-        let path = dir.join(segment_file_name(id));
-        let storage = backend
-            .open(&path)
-            .map_err(|e| Error::io("open segment", &path, None, e))?;
-        if !is_all_zero(&*storage, &path)? {
-            break;
-        }
-        drop(storage);
+/// Removes trailing segments that hold nothing at all, last first: created, but the crash
+/// came before their first write. They never held acknowledged data. Each removal is made
+/// durable before the next, so the ids left stay consecutive whatever a crash keeps.
+fn remove_unwritten(dir: &Path, backend: &dyn Backend, unwritten: &[(u64, PathBuf)]) -> Result<()> {
+    for (_, path) in unwritten {
         tracing::info!(path = %path.display(), "removing a segment that was created but never written");
-        ids.pop();
         backend
-            .remove(&path)
-            .map_err(|e| Error::io("remove empty segment", &path, None, e))?;
+            .remove(path)
+            .map_err(|e| Error::io("remove empty segment", path, None, e))?;
         backend
             .sync_dir(dir)
             .map_err(|e| Error::io("sync directory", dir, None, e))?;
@@ -286,187 +235,53 @@ fn drop_unwritten_tail_segments(
     Ok(())
 }
 
-/// `true` if the file holds no non-zero byte. Reads block by block and stops at the first
-/// non-zero one, which for a written segment is in its first block.
-fn is_all_zero(storage: &dyn Storage, path: &Path) -> Result<bool> {
-    let len = storage
-        .len()
-        .map_err(|e| Error::io("stat", path, None, e))?;
-    let mut block = vec![0u8; 1 << 20];
-    let mut pos = 0u64;
-    while pos < len {
-        let n = block.len().min((len - pos) as usize);
-        read_exact_at(storage, pos, &mut block[..n])
-            .map_err(|e| Error::io("read", path, Some(pos), e))?;
-        if last_nonzero(&block[..n]).is_some() {
-            return Ok(false);
-        }
+/// Zeroes `from..to` and syncs, so debris can never be read as records later.
+fn erase(storage: &dyn Storage, path: &Path, from: u64, to: u64) -> Result<()> {
+    if to <= from {
+        return Ok(());
+    }
+    let zeros = vec![0u8; WINDOW.min((to - from) as usize)];
+    let mut pos = from;
+    while pos < to {
+        let n = ((to - pos) as usize).min(zeros.len());
+        storage
+            .write_at(pos, &zeros[..n])
+            .map_err(|e| Error::io("erase torn tail", path, Some(pos), e))?;
         pos += n as u64;
     }
-    Ok(true)
+    storage.sync().map_err(|e| Error::io("sync", path, None, e))
 }
 
-/// The index just past the last non-zero byte of `buf`, if any. Checks 4 KiB blocks from
-/// the end first (a loop the compiler vectorises), since segments end in long zero runs.
-pub(crate) fn last_nonzero(buf: &[u8]) -> Option<usize> {
-    const BLOCK: usize = 4096;
-    let mut end = buf.len();
-    while end > 0 {
-        let start = end.saturating_sub(BLOCK);
-        let block = &buf[start..end];
-        if !block.iter().all(|&b| b == 0) {
-            return block.iter().rposition(|&b| b != 0).map(|i| start + i + 1);
-        }
-        end = start;
-    }
-    None
+/// Writes a fresh header into a segment whose header was lost (a torn tail that took the
+/// whole segment) and syncs it; returns where records start.
+fn rewrite_header(storage: &dyn Storage, path: &Path, id: u64) -> Result<u64> {
+    storage
+        .write_at(0, &format::encode_segment_header(id))
+        .and_then(|()| storage.sync())
+        .map_err(|e| Error::io("rewrite segment header", path, Some(0), e))?;
+    Ok(SEGMENT_HEADER_LEN as u64)
 }
 
-pub(crate) fn read_all(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
-    let len = storage
-        .len()
-        .map_err(|e| Error::io("stat", path, None, e))?;
-    let len = usize::try_from(len).map_err(|_| Error::ForeignFile {
-        path: path.to_owned(),
-        reason: "larger than this platform can address".into(),
-    })?;
-    let mut buf = vec![0u8; len];
-    read_exact_at(storage, 0, &mut buf).map_err(|e| Error::io("read", path, Some(0), e))?;
-    Ok(buf)
-}
-
-pub(crate) fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<()> {
-    let header = format::decode_segment_header(buf).map_err(|e| match e {
-        HeaderError::Zero => Error::Corrupt {
-            path: path.to_owned(),
-            offset: 0,
-            reason: "segment header is missing (zeros) but the segment holds data".into(),
-        },
-        HeaderError::Foreign(reason) => Error::ForeignFile {
-            path: path.to_owned(),
-            reason,
-        },
-        HeaderError::Version(found) => Error::UnsupportedVersion {
-            path: path.to_owned(),
-            found,
-            supported: format::FORMAT_VERSION,
-        },
-    })?;
-    if header.id != id {
-        return Err(Error::ForeignFile {
-            path: path.to_owned(),
-            reason: format!("its header says segment {}, its name says {id}", header.id),
-        });
-    }
-    Ok(())
-}
-
-/// Scans the records of one segment into `replay`.
-pub(crate) fn scan(
-    buf: &[u8],
-    id: u64,
-    is_last: bool,
-    base_lsn: u64,
-    replay: &mut Replayer,
-) -> Outcome {
-    let mut pos = SEGMENT_HEADER_LEN;
-    let mut batch_start = None;
-    loop {
-        let err = match decode_record(&buf[pos..], id) {
-            Ok((h, payload)) => {
-                if let Err(reason) = replay.apply(id, base_lsn, pos as u32, &h, payload) {
-                    let cut = batch_start.unwrap_or(pos);
-                    return Outcome::Damage {
-                        pos,
-                        cut,
-                        error: RecordError::Invalid(reason),
-                        proof: None,
-                    };
-                }
-                if h.flags & FLAG_BATCH != 0 {
-                    batch_start.get_or_insert(pos);
-                    if h.flags & FLAG_BATCH_END != 0 {
-                        batch_start = None;
-                    }
-                }
-                pos += record_size(h.len as usize);
-                continue;
-            }
-            Err(e) => e,
-        };
-        let dirty_end = last_nonzero(buf).unwrap_or(0);
-        let cut = batch_start.unwrap_or(pos);
-        if dirty_end <= pos {
-            // Nothing but zeros from here (a full segment ends with `Truncated`).
-            // Clean end, unless a batch is missing its last record.
-            return match (batch_start, is_last) {
-                (None, _) => Outcome::Clean { end: pos },
-                (Some(_), true) => Outcome::Torn {
-                    cut,
-                    dirty_end: pos,
-                },
-                (Some(start), false) => Outcome::Damage {
-                    pos: start,
-                    cut: start,
-                    error: RecordError::Invalid("a batch is missing its last record".into()),
-                    proof: None,
-                },
-            };
-        }
-        let proof = durable_record_after(buf, id, pos, dirty_end);
-        if proof.is_none() && is_last {
-            return Outcome::Torn { cut, dirty_end };
-        }
-        return Outcome::Damage {
-            pos,
-            cut,
-            error: err,
-            proof,
-        };
-    }
-}
-
-/// A valid record past `pos` whose `synced` field says the segment was durable beyond
-/// `pos` when it was written: proof that damage at `pos` is not a torn tail.
-fn durable_record_after(buf: &[u8], id: u64, pos: usize, dirty_end: usize) -> Option<usize> {
-    (pos + RECORD_ALIGN..dirty_end)
-        .step_by(RECORD_ALIGN)
-        .find(|&q| matches!(decode_record(&buf[q..], id), Ok((h, _)) if h.synced as usize > pos))
-}
-
-/// Zeroes `from..to` and syncs, so debris can never be read as records later.
-fn erase(storage: &dyn Storage, path: &Path, from: usize, to: usize) -> Result<()> {
-    if to > from {
-        storage
-            .write_at(from as u64, &vec![0u8; to - from])
-            .map_err(|e| Error::io("erase torn tail", path, Some(from as u64), e))?;
-        storage
-            .sync()
-            .map_err(|e| Error::io("sync", path, None, e))?;
-    }
-    Ok(())
-}
-
-/// Copies the damaged part of a segment beside it, then erases it from the segment.
+/// Copies `pos..dirty_end` of a segment beside it, then erases it from the segment.
 fn set_aside(
     dir: &Path,
     backend: &dyn Backend,
     storage: &dyn Storage,
     path: &Path,
-    buf: &[u8],
-    pos: usize,
+    pos: u64,
+    dirty_end: u64,
 ) -> Result<()> {
-    let dirty_end = last_nonzero(buf).unwrap_or(0).max(pos);
+    let dirty_end = dirty_end.max(pos);
     let stem = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let copy_path = free_name(dir, &format!("{stem}.from-{pos}"));
     let copy = backend
-        .create(&copy_path, (dirty_end - pos) as u64)
+        .create(&copy_path, dirty_end - pos)
         .map_err(|e| Error::io("save damaged data", &copy_path, None, e))?;
-    copy.write_at(0, &buf[pos..dirty_end])
-        .and_then(|()| copy.sync())
+    Reader::new(storage, path)?.copy_to(pos, dirty_end, &*copy, &copy_path)?;
+    copy.sync()
         .map_err(|e| Error::io("save damaged data", &copy_path, None, e))?;
     backend
         .sync_dir(dir)
@@ -487,16 +302,20 @@ fn free_name(dir: &Path, stem: &str) -> PathBuf {
         .unwrap_or(first)
 }
 
-/// Renames a whole later segment aside (it follows damage, so its data cannot be used).
-fn set_aside_file(dir: &Path, backend: &dyn Backend, id: u64) -> Result<()> {
-    let from = dir.join(segment_file_name(id));
-    let to = free_name(dir, &segment_file_name(id));
-    backend
-        .rename(&from, &to)
-        .map_err(|e| Error::io("set aside segment", &from, None, e))?;
-    backend
-        .sync_dir(dir)
-        .map_err(|e| Error::io("sync directory", dir, None, e))
+/// Renames whole later segments aside (they follow damage, so their data cannot be used),
+/// last first, so that the ids left stay consecutive whatever a crash keeps.
+fn set_aside_files(dir: &Path, backend: &dyn Backend, ids: &[u64]) -> Result<()> {
+    for &id in ids.iter().rev() {
+        let from = dir.join(segment_file_name(id));
+        let to = free_name(dir, &segment_file_name(id));
+        backend
+            .rename(&from, &to)
+            .map_err(|e| Error::io("set aside segment", &from, None, e))?;
+        backend
+            .sync_dir(dir)
+            .map_err(|e| Error::io("sync directory", dir, None, e))?;
+    }
+    Ok(())
 }
 
 fn create_first_segment(
@@ -522,165 +341,4 @@ fn create_first_segment(
         capacity: size,
         end: SEGMENT_HEADER_LEN as u64,
     })
-}
-
-/// Applies records to the topic table, holding back a batch until its last record.
-#[derive(Debug, Default)]
-pub(crate) struct Replayer {
-    topics: HashMap<String, u32>,
-    list: Vec<TopicState>,
-    /// (segment, base LSN, position, length) of the current batch's entries.
-    staged: Vec<(u64, u64, u32, u32)>,
-    staged_topic: u32,
-    /// Topics declared by a `TopicDef` in the segment being scanned.
-    declared_here: std::collections::HashSet<u32>,
-}
-
-impl Replayer {
-    fn apply(
-        &mut self,
-        seg: u64,
-        base: u64,
-        pos: u32,
-        h: &RecordHeader,
-        payload: &[u8],
-    ) -> Result<(), String> {
-        let in_batch = h.flags & FLAG_BATCH != 0;
-        if !self.staged.is_empty()
-            && (!in_batch || h.kind != RecordKind::Entry || h.topic != self.staged_topic)
-        {
-            return Err("a batch is interrupted by another record".into());
-        }
-        match h.kind {
-            RecordKind::TopicDef => self.define(h, payload),
-            RecordKind::Entry => {
-                let t = self.topic_mut(h.topic)?;
-                let expected = t.next_offset;
-                let staged = self.staged.len() as u64;
-                if h.offset != expected + staged {
-                    return Err(format!(
-                        "entry offset {} where {} was expected",
-                        h.offset,
-                        expected + staged
-                    ));
-                }
-                if in_batch {
-                    self.staged_topic = h.topic;
-                    self.staged.push((seg, base, pos, h.len));
-                    if h.flags & FLAG_BATCH_END != 0 {
-                        let t = &mut self.list[h.topic as usize];
-                        for (seg, base, pos, len) in self.staged.drain(..) {
-                            t.push(seg, base, pos, len);
-                        }
-                    }
-                } else {
-                    self.list[h.topic as usize].push(seg, base, pos, h.len);
-                }
-                Ok(())
-            }
-            RecordKind::Cursor => {
-                let consumer = std::str::from_utf8(payload)
-                    .map_err(|_| "consumer name is not UTF-8".to_string())?;
-                if !consumer.is_empty() {
-                    validate_topic_name(consumer).map_err(|e| e.to_string())?;
-                }
-                let c = self.topic_mut(h.topic)?.cursor_mut(consumer);
-                c.cursor = h.offset;
-                c.persisted = h.offset;
-                Ok(())
-            }
-            RecordKind::Truncate => {
-                self.topic_mut(h.topic)?.truncate_before(h.offset);
-                Ok(())
-            }
-            RecordKind::SyncMark => Ok(()),
-        }
-    }
-
-    pub(crate) fn begin_segment(&mut self) {
-        self.declared_here.clear();
-    }
-
-    /// Known topics that the last scanned segment does not declare.
-    fn undeclared_in_segment(&self) -> Vec<u32> {
-        (0..self.list.len() as u32)
-            .filter(|id| !self.declared_here.contains(id))
-            .collect()
-    }
-
-    fn topic_mut(&mut self, id: u32) -> Result<&mut TopicState, String> {
-        self.list
-            .get_mut(id as usize)
-            .ok_or_else(|| format!("record for topic id {id}, which was never defined"))
-    }
-
-    fn define(&mut self, h: &RecordHeader, payload: &[u8]) -> Result<(), String> {
-        let name =
-            std::str::from_utf8(payload).map_err(|_| "topic name is not UTF-8".to_string())?;
-        validate_topic_name(name).map_err(|e| e.to_string())?;
-        let id = h.topic as usize;
-        self.declared_here.insert(h.topic);
-        if let Some(t) = self.list.get_mut(id) {
-            if t.name != name {
-                return Err(format!(
-                    "topic id {id} defined as {:?} and as {name:?}",
-                    t.name
-                ));
-            }
-            if t.is_index_empty() && h.offset > t.next_offset {
-                t.next_offset = h.offset;
-                t.truncate_before(h.offset);
-            } else if h.offset != t.next_offset {
-                return Err(format!(
-                    "topic {name:?} re-declared at offset {} but holds entries up to {}",
-                    h.offset, t.next_offset
-                ));
-            }
-            return Ok(());
-        }
-        if id != self.list.len() {
-            return Err(format!(
-                "topic id {id} defined before id {}",
-                self.list.len()
-            ));
-        }
-        if self.topics.contains_key(name) {
-            return Err(format!("topic {name:?} defined twice"));
-        }
-        self.topics.insert(name.to_owned(), h.topic);
-        self.list
-            .push(TopicState::new(h.topic, name.to_owned(), h.offset));
-        Ok(())
-    }
-
-    pub(crate) fn discard_staged(&mut self) {
-        self.staged.clear();
-    }
-
-    pub(crate) fn finish(mut self) -> (HashMap<String, u32>, Vec<TopicState>) {
-        for t in &mut self.list {
-            let (first, next) = (t.first_offset(), t.next_offset);
-            for c in t.cursors.values_mut() {
-                c.cursor = c.cursor.clamp(first, next);
-                c.persisted = c.persisted.clamp(first, c.cursor);
-            }
-        }
-        (self.topics, self.list)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_nonzero_finds_the_end_of_data() {
-        assert_eq!(last_nonzero(&[]), None);
-        assert_eq!(last_nonzero(&[0; 10_000]), None);
-        for at in [0, 1, 4095, 4096, 9_999] {
-            let mut buf = vec![0u8; 10_000];
-            buf[at] = 1;
-            assert_eq!(last_nonzero(&buf), Some(at + 1), "at {at}");
-        }
-    }
 }

@@ -15,7 +15,7 @@ impl Wal {
     /// this returns and is durable with the next sync. `offset` past the end is an error.
     pub fn truncate_before(&self, topic: &str, offset: u64) -> Result<()> {
         let shared = &self.shared;
-        shared.check_poison()?;
+        shared.check_open()?;
         let lsn = {
             let mut st = lock(&shared.state);
             let Some(&id) = st.topics.get(topic) else {
@@ -44,8 +44,10 @@ impl Wal {
                 synced,
                 shared.opts.write_buffer,
             );
-            st.topic_list[id as usize].truncate_before(offset);
-            st.lsn_end()
+            let lsn = st.lsn_end();
+            let durable = shared.durable_lsn.load(Ordering::Acquire);
+            st.topic_list[id as usize].truncate_before(offset, lsn, durable);
+            lsn
         };
         shared.ensure_written(lsn)?;
         shared.wake_reclaimer();
@@ -79,7 +81,8 @@ impl Shared {
     /// Drops segments from the front of the log while the oldest one is reclaimable:
     /// - it is not the active segment, and the next segment's preamble (which re-declares
     ///   every topic and cursor) is durable, so the log stays self-describing;
-    /// - every entry in it is behind every persisted cursor of its topic;
+    /// - every entry in it is behind every *durable* cursor of its topic (a cursor record
+    ///   that a power loss can still take away does not count);
     /// - the retention policy (`retain_bytes`, `retain_age`) does not keep it.
     pub(crate) fn reclaim(&self) -> Result<usize> {
         let mut dropped = 0;
@@ -110,7 +113,7 @@ impl Shared {
             }
             let needed = st.topic_list.iter().any(|t| {
                 t.last_offset_in_oldest(oldest)
-                    .is_some_and(|last| last >= t.min_persisted_cursor())
+                    .is_some_and(|last| last >= t.retained_from(durable))
             });
             if needed {
                 break;

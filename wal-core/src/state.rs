@@ -111,12 +111,13 @@ impl State {
     pub fn fresh_buffer(&mut self, capacity: usize) -> Vec<u8> {
         let mut bytes = self.spare.pop().unwrap_or_default();
         bytes.clear();
-        bytes.reserve(capacity);
+        // A chunk never holds more than one segment, whatever `write_buffer` says.
+        bytes.reserve(capacity.min(self.active.capacity as usize));
         bytes
     }
 
     /// Bytes the preamble of a new segment takes: every topic's definition and cursors.
-    fn preamble_len(&self) -> u64 {
+    pub fn preamble_len(&self) -> u64 {
         let defs: u64 = self
             .topic_list
             .iter()
@@ -184,15 +185,32 @@ impl Shared {
         if st.active.end + need <= st.active.capacity {
             return Ok(());
         }
-        let fits_in_new = st.preamble_len() + need <= self.opts.segment_size;
-        if !fits_in_new {
-            return Err(Error::Config(format!(
-                "a segment of {} bytes cannot hold the topic table ({} bytes) and {need} more bytes",
-                self.opts.segment_size,
-                st.preamble_len()
-            )));
+        let room = self.opts.segment_size.saturating_sub(st.preamble_len());
+        if need > room {
+            return Err(Error::TooLargeForSegment { bytes: need, room });
         }
         self.rollover(st)
+    }
+
+    /// Refuses a new topic or consumer whose declaration (`extra` bytes) would make the
+    /// table that every segment re-declares take more than half a segment. Without a bound
+    /// the table could outgrow a segment, and then no append could ever roll over again.
+    pub(crate) fn check_table_room(
+        &self,
+        st: &State,
+        extra: u64,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let table_bytes = st.preamble_len() + extra;
+        let limit = self.opts.segment_size / 2;
+        if table_bytes > limit {
+            return Err(Error::TopicTableFull {
+                what: what(),
+                table_bytes,
+                limit,
+            });
+        }
+        Ok(())
     }
 
     /// Seals the active segment and starts the next one, whose preamble re-declares every

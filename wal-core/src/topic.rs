@@ -61,12 +61,22 @@ struct Run {
 pub(crate) const SHARED_CURSOR: &str = "";
 
 /// One consumer's position in a topic.
+///
+/// Three values, because a cursor record is written before it is durable: `cursor` is
+/// where reads continue, `persisted` the value last encoded into the log (at `persisted_lsn`),
+/// and `durable` a value known to be durable. Retention may only trust durable positions:
+/// deleting entries behind a cursor record that a power loss can still take away would
+/// lose entries never delivered.
 #[derive(Debug, Clone)]
 pub(crate) struct CursorState {
     /// The next offset this consumer reads.
     pub cursor: u64,
     /// The value last written to the log.
     pub persisted: u64,
+    /// The LSN just past the record that wrote `persisted` (0: found on disk).
+    persisted_lsn: u64,
+    /// A value that was durable the last time `persisted` changed.
+    durable: u64,
     /// Held while reading through this cursor, so two readers never get one entry.
     pub lock: Arc<Mutex<()>>,
 }
@@ -76,7 +86,29 @@ impl CursorState {
         Self {
             cursor: offset,
             persisted: offset,
+            persisted_lsn: 0,
+            durable: offset,
             lock: Arc::default(),
+        }
+    }
+
+    /// Records that `value` was written to the log by the record ending at `lsn`, when
+    /// the log was durable up to `durable_lsn`.
+    pub fn persist(&mut self, value: u64, lsn: u64, durable_lsn: u64) {
+        if self.persisted_lsn <= durable_lsn {
+            self.durable = self.persisted;
+        }
+        self.persisted = value;
+        self.persisted_lsn = lsn;
+    }
+
+    /// The highest value of this cursor known durable when the log is durable up to
+    /// `durable_lsn` (never more than what a crash now would leave).
+    pub fn durable_value(&self, durable_lsn: u64) -> u64 {
+        if self.persisted_lsn <= durable_lsn {
+            self.persisted
+        } else {
+            self.durable
         }
     }
 }
@@ -127,17 +159,19 @@ impl TopicState {
         (crate::format::record_size(self.name.len()) + cursors) as u64
     }
 
-    /// The lowest persisted cursor: entries from here on must be kept.
-    pub fn min_persisted_cursor(&self) -> u64 {
+    /// The lowest durable cursor when the log is durable up to `durable_lsn`: entries from
+    /// here on must be kept.
+    pub fn retained_from(&self, durable_lsn: u64) -> u64 {
         self.cursors
             .values()
-            .map(|c| c.persisted)
+            .map(|c| c.durable_value(durable_lsn))
             .min()
             .unwrap_or(self.next_offset)
     }
 
-    /// Forgets the entries below `offset` (truncation); cursors move up to it.
-    pub fn truncate_before(&mut self, offset: u64) {
+    /// Forgets the entries below `offset` (truncation) by the record ending at `lsn`;
+    /// cursors move up to it, and are durable there once that record is.
+    pub fn truncate_before(&mut self, offset: u64, lsn: u64, durable_lsn: u64) {
         let offset = offset.min(self.next_offset);
         if offset <= self.floor {
             return;
@@ -157,7 +191,9 @@ impl TopicState {
         }
         for c in self.cursors.values_mut() {
             c.cursor = c.cursor.max(offset);
-            c.persisted = c.persisted.max(offset);
+            if c.persisted < offset {
+                c.persist(offset, lsn, durable_lsn);
+            }
         }
     }
 

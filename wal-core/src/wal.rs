@@ -55,11 +55,16 @@ pub(crate) struct Shared {
     pub stats: Counters,
     pub tail: Tail,
     /// The segment prepared ahead of time (see `precreate.rs`).
-    pub spare: Mutex<Option<crate::precreate::Spare>>,
+    pub spare: Mutex<crate::precreate::SpareSlot>,
     /// Mirror of the active segment's id, readable without the state lock.
     pub active_id: AtomicU64,
     /// Set once the background thread was asked to prepare the next segment.
     pub spare_wanted: std::sync::atomic::AtomicBool,
+    /// Set when the log is closed or abandoned: from then on nothing reads or writes the
+    /// directory, which another instance may own already (see [`Shared::seal`]).
+    pub sealed: std::sync::atomic::AtomicBool,
+    /// An appender asked the background thread to write the buffer out.
+    pub write_wanted: std::sync::atomic::AtomicBool,
 }
 
 /// A write-ahead log of named topics in one directory.
@@ -191,13 +196,42 @@ impl Wal {
 }
 
 impl Shared {
+    /// Ends this log's hold on its directory, by construction: the write phase (the only
+    /// code that writes to segments) refuses under the `io` lock, segment creation refuses
+    /// under the pre-creator's lock, the deletion queue is dropped and every pooled handle
+    /// closed. Handles that outlive the log (a [`crate::Consumer`], another thread's
+    /// clone) then get [`Error::Closed`] from every call. Called by close, drop and
+    /// abandon once the final flush (if any) is done, before the directory lock is
+    /// released.
+    pub(crate) fn seal(&self) {
+        self.tail.close();
+        lock(&self.io).closed = true;
+        self.sealed.store(true, Ordering::SeqCst);
+        if let Some(spare) = lock(&self.spare).close() {
+            // Left as an all-zero trailing segment, which the next open removes.
+            tracing::debug!(
+                segment = spare.id,
+                "closing with an unused prepared segment"
+            );
+        }
+        self.pool.close();
+    }
+
+    /// Fails with [`Error::Closed`] once [`Wal::shutdown`] was called or the log closed:
+    /// the check for user writes (appends, cursor moves, truncation). The close path
+    /// itself still persists cursors and syncs.
+    pub(crate) fn check_open(&self) -> Result<()> {
+        self.check_poison()?;
+        if self.tail.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
     /// Encodes entries into the pending buffer. Returns their offsets and the LSN just
     /// past the last one.
     pub(crate) fn append(&self, topic: &str, entries: &[&[u8]]) -> Result<(Range<u64>, u64)> {
-        self.check_poison()?;
-        if self.tail.closed.load(Ordering::Relaxed) {
-            return Err(Error::Closed);
-        }
+        self.check_open()?;
         validate_topic_name(topic)?;
         let bytes = self.check_sizes(entries)?;
         let n = entries.len() as u64;
@@ -212,7 +246,9 @@ impl Shared {
         }
         let known = st.topics.get(topic).copied();
         let def = if known.is_none() {
-            record_size(topic.len()) as u64
+            let def = (record_size(topic.len()) + record_size(0)) as u64;
+            self.check_table_room(&st, def, || format!("topic {topic:?}"))?;
+            def
         } else {
             0
         };
@@ -224,9 +260,9 @@ impl Shared {
         };
         let first = st.topic_list[id as usize].next_offset;
         if first + n > MAX_RECORD_OFFSET {
-            return Err(Error::Config(format!(
-                "topic {topic:?} has used up its offsets"
-            )));
+            return Err(Error::OffsetsExhausted {
+                topic: topic.to_owned(),
+            });
         }
         for (i, data) in entries.iter().enumerate() {
             let flags = match (n, i as u64 + 1 == n) {

@@ -14,3 +14,4 @@ mod group_commit;
 mod isolation;
 mod overhead;
 mod recovery;
+mod review;

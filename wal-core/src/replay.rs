@@ -1,0 +1,153 @@
+//! Replaying records into the topic table: what recovery and `inspect` rebuild from the
+//! records the walker decodes.
+
+use std::collections::HashMap;
+
+use crate::format::{RecordHeader, RecordKind, FLAG_BATCH, FLAG_BATCH_END};
+use crate::topic::{validate_topic_name, TopicState};
+
+/// Applies records to the topic table, holding back a batch until its last record.
+#[derive(Debug, Default)]
+pub(crate) struct Replayer {
+    topics: HashMap<String, u32>,
+    list: Vec<TopicState>,
+    /// (segment, base LSN, position, length) of the current batch's entries.
+    staged: Vec<(u64, u64, u32, u32)>,
+    staged_topic: u32,
+    /// Topics declared by a `TopicDef` in the segment being scanned.
+    declared_here: std::collections::HashSet<u32>,
+}
+
+impl Replayer {
+    pub(crate) fn apply(
+        &mut self,
+        seg: u64,
+        base: u64,
+        pos: u32,
+        h: &RecordHeader,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let in_batch = h.flags & FLAG_BATCH != 0;
+        if !self.staged.is_empty()
+            && (!in_batch || h.kind != RecordKind::Entry || h.topic != self.staged_topic)
+        {
+            return Err("a batch is interrupted by another record".into());
+        }
+        match h.kind {
+            RecordKind::TopicDef => self.define(h, payload),
+            RecordKind::Entry => {
+                let t = self.topic_mut(h.topic)?;
+                let expected = t.next_offset;
+                let staged = self.staged.len() as u64;
+                if h.offset != expected + staged {
+                    return Err(format!(
+                        "entry offset {} where {} was expected",
+                        h.offset,
+                        expected + staged
+                    ));
+                }
+                if in_batch {
+                    self.staged_topic = h.topic;
+                    self.staged.push((seg, base, pos, h.len));
+                    if h.flags & FLAG_BATCH_END != 0 {
+                        let t = &mut self.list[h.topic as usize];
+                        for (seg, base, pos, len) in self.staged.drain(..) {
+                            t.push(seg, base, pos, len);
+                        }
+                    }
+                } else {
+                    self.list[h.topic as usize].push(seg, base, pos, h.len);
+                }
+                Ok(())
+            }
+            RecordKind::Cursor => {
+                let consumer = std::str::from_utf8(payload)
+                    .map_err(|_| "consumer name is not UTF-8".to_string())?;
+                if !consumer.is_empty() {
+                    validate_topic_name(consumer).map_err(|e| e.to_string())?;
+                }
+                let c = self.topic_mut(h.topic)?.cursor_mut(consumer);
+                c.cursor = h.offset;
+                c.persist(h.offset, 0, 0);
+                Ok(())
+            }
+            RecordKind::Truncate => {
+                self.topic_mut(h.topic)?.truncate_before(h.offset, 0, 0);
+                Ok(())
+            }
+            RecordKind::SyncMark => Ok(()),
+        }
+    }
+
+    pub(crate) fn begin_segment(&mut self) {
+        self.declared_here.clear();
+    }
+
+    /// Known topics that the last scanned segment does not declare.
+    pub(crate) fn undeclared_in_segment(&self) -> Vec<u32> {
+        (0..self.list.len() as u32)
+            .filter(|id| !self.declared_here.contains(id))
+            .collect()
+    }
+
+    fn topic_mut(&mut self, id: u32) -> Result<&mut TopicState, String> {
+        self.list
+            .get_mut(id as usize)
+            .ok_or_else(|| format!("record for topic id {id}, which was never defined"))
+    }
+
+    fn define(&mut self, h: &RecordHeader, payload: &[u8]) -> Result<(), String> {
+        let name =
+            std::str::from_utf8(payload).map_err(|_| "topic name is not UTF-8".to_string())?;
+        validate_topic_name(name).map_err(|e| e.to_string())?;
+        let id = h.topic as usize;
+        self.declared_here.insert(h.topic);
+        if let Some(t) = self.list.get_mut(id) {
+            if t.name != name {
+                return Err(format!(
+                    "topic id {id} defined as {:?} and as {name:?}",
+                    t.name
+                ));
+            }
+            if t.is_index_empty() && h.offset > t.next_offset {
+                t.next_offset = h.offset;
+                t.truncate_before(h.offset, 0, 0);
+            } else if h.offset != t.next_offset {
+                return Err(format!(
+                    "topic {name:?} re-declared at offset {} but holds entries up to {}",
+                    h.offset, t.next_offset
+                ));
+            }
+            return Ok(());
+        }
+        if id != self.list.len() {
+            return Err(format!(
+                "topic id {id} defined before id {}",
+                self.list.len()
+            ));
+        }
+        if self.topics.contains_key(name) {
+            return Err(format!("topic {name:?} defined twice"));
+        }
+        self.topics.insert(name.to_owned(), h.topic);
+        self.list
+            .push(TopicState::new(h.topic, name.to_owned(), h.offset));
+        Ok(())
+    }
+
+    pub(crate) fn discard_staged(&mut self) {
+        self.staged.clear();
+    }
+
+    pub(crate) fn finish(mut self) -> (HashMap<String, u32>, Vec<TopicState>) {
+        for t in &mut self.list {
+            let (first, next) = (t.first_offset(), t.next_offset);
+            for c in t.cursors.values_mut() {
+                c.cursor = c.cursor.clamp(first, next);
+                let persisted = c.persisted.clamp(first, c.cursor);
+                c.persist(persisted, 0, 0);
+            }
+        }
+        (self.topics, self.list)
+    }
+}
