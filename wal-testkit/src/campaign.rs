@@ -58,10 +58,10 @@ use std::time::Instant;
 
 use wal::StorageBackend;
 
+pub use crate::faulty::ALL_CRASH_MODES;
 pub use model::{payload, topic_name};
 pub use op::{Op, Reader, Retention, Setup, CONSUMERS, TOPICS};
-pub use power::ALL_CRASH_MODES;
-pub use report::{Failure, Progress, Report, RunStats, Violation, ViolationKind};
+pub use report::{known_defect, Failure, Progress, Report, RunStats, Violation, ViolationKind};
 
 use crate::faulty::CrashMode;
 use harness::Harness;
@@ -168,6 +168,9 @@ pub struct CampaignConfig {
     /// Where the runs' logs go (a temporary directory if `None`). The log of a run that
     /// found a violation is kept there (under `run-N`); the others are removed.
     pub dir: Option<PathBuf>,
+    /// Count violations that match a known, open defect ([`known_defect`]) apart instead
+    /// of as failures (default off). For CI while the defect is being fixed.
+    pub waive_known_defects: bool,
 }
 
 impl CampaignConfig {
@@ -181,6 +184,7 @@ impl CampaignConfig {
             losses_per_run: 25,
             max_failures: 20,
             dir: None,
+            waive_known_defects: false,
         }
     }
 }
@@ -250,7 +254,9 @@ pub fn run_one(
             for _ in 0..rng.below(8) {
                 step(&mut harness, Op::random(&mut rng), &mut ops)?;
             }
-            let reach = if rng.chance(1, 4) { 400 } else { 60 };
+            // Mostly soon, so that the cut lands inside one of the next operations (or
+            // in the background work they start); sometimes later, past a few rollovers.
+            let reach = if rng.chance(1, 5) { 200 } else { 16 };
             let after = rng.below(reach) as u16;
             step(&mut harness, Op::PowerOff { after }, &mut ops)?;
             for _ in 0..rng.range(1, 10) {
@@ -303,7 +309,9 @@ pub fn run(cfg: &CampaignConfig, progress: &mut dyn FnMut(&Progress)) -> Report 
     for &b in &cfg.backends {
         match b.make() {
             Ok(inner) => backends.push((b, inner)),
-            Err(reason) => report.skipped_backends.push(format!("{}: {reason}", b.name())),
+            Err(reason) => report
+                .skipped_backends
+                .push(format!("{}: {reason}", b.name())),
         }
     }
     let temp = match &cfg.dir {
@@ -311,7 +319,9 @@ pub fn run(cfg: &CampaignConfig, progress: &mut dyn FnMut(&Progress)) -> Report 
         None => match tempfile::tempdir() {
             Ok(t) => Some(t),
             Err(e) => {
-                report.skipped_backends.push(format!("no temporary directory: {e}"));
+                report
+                    .skipped_backends
+                    .push(format!("no temporary directory: {e}"));
                 return report;
             }
         },
@@ -340,7 +350,9 @@ pub fn run(cfg: &CampaignConfig, progress: &mut dyn FnMut(&Progress)) -> Report 
         let (backend, inner) = &backends[index as usize % backends.len()];
         let spec = RunSpec {
             run_seed: run_seed(cfg.seed, index),
-            power_losses: cfg.losses_per_run.min(cfg.power_losses - report.stats.power_losses),
+            power_losses: cfg
+                .losses_per_run
+                .min(cfg.power_losses - report.stats.power_losses),
             modes: cfg.modes.clone(),
             first_mode: (index * cfg.losses_per_run) as usize,
             dir: root.join(format!("run-{index}")),
@@ -357,13 +369,14 @@ pub fn run(cfg: &CampaignConfig, progress: &mut dyn FnMut(&Progress)) -> Report 
         match outcome.violation {
             Some(violation) => {
                 tracing::warn!(run = index, %violation, "violation");
-                report.record(Failure {
+                let failure = Failure {
                     seed: cfg.seed,
                     run: index,
                     run_seed: spec.run_seed,
                     backend: backend.name().to_owned(),
                     violation,
-                });
+                };
+                report.record(failure, cfg.waive_known_defects);
             }
             None => {
                 if let Err(e) = std::fs::remove_dir_all(&spec.dir) {

@@ -79,7 +79,10 @@ impl Harness {
             self.stats.entries_checked += checked;
             let (count, oldest) = {
                 let name = &self.model.topics[t].name;
-                (self.wal().get_topic_entry_count(name), self.wal().oldest_offset(name))
+                (
+                    self.wal().get_topic_entry_count(name),
+                    self.wal().oldest_offset(name),
+                )
             };
             self.adopt(t, how, count, oldest, positions);
         }
@@ -104,7 +107,9 @@ impl Harness {
         if count < must {
             return fail(
                 ViolationKind::LostDurable,
-                format!("{count} entries after a {how:?} restart, {must} of {appended} had to survive"),
+                format!(
+                    "{count} entries after a {how:?} restart, {must} of {appended} had to survive"
+                ),
             );
         }
         if count > appended {
@@ -116,7 +121,10 @@ impl Harness {
         if !tm.boundaries.contains(&(count as usize)) {
             return fail(
                 ViolationKind::TornBatch,
-                format!("cut at {count} entries, inside a batch (appends end at {:?})", tm.boundaries),
+                format!(
+                    "cut at {count} entries, inside a batch (appends end at {:?})",
+                    tm.boundaries
+                ),
             );
         }
         let created_must_survive = match how {
@@ -145,7 +153,10 @@ impl Harness {
             if got.len() as u64 != count.saturating_sub(o) {
                 return fail(
                     ViolationKind::LostDurable,
-                    format!("{} entries read from {o}, the log counts {count}", got.len()),
+                    format!(
+                        "{} entries read from {o}, the log counts {count}",
+                        got.len()
+                    ),
                 );
             }
             for (i, e) in got.iter().enumerate() {
@@ -234,7 +245,10 @@ impl Harness {
                 if must_exist && c.pos.durable > 0 && how == Restart::Power {
                     return Err(self.violation(
                         ViolationKind::Cursor,
-                        format!("{label}: gone with its topic, its durable position was {}", c.pos.durable),
+                        format!(
+                            "{label}: gone with its topic, its durable position was {}",
+                            c.pos.durable
+                        ),
                     ));
                 }
                 continue;
@@ -312,7 +326,8 @@ impl Harness {
             _ => Existence::Durable,
         });
         tm.floor.adopt(o, durable);
-        tm.cursors.retain(|r, _| positions.iter().any(|(p, _)| p == r));
+        tm.cursors
+            .retain(|r, _| positions.iter().any(|(p, _)| p == r));
         for (reader, at) in positions {
             let c = tm.cursors.get_mut(&reader).expect("checked");
             // A consumer whose registration did not have to survive may have been

@@ -55,7 +55,9 @@ impl Harness {
                     .collect()
             })
             .collect();
-        let names: Vec<String> = (0..writers).map(|w| self.model.topics[w].name.clone()).collect();
+        let names: Vec<String> = (0..writers)
+            .map(|w| self.model.topics[w].name.clone())
+            .collect();
         let phase = self.model.phase_seq();
         let wal = self.wal();
         let finished = AtomicUsize::new(0);
@@ -88,7 +90,9 @@ impl Harness {
             let consumer = reader.map(|r| {
                 let finished = &finished;
                 let topic = &names[0];
-                s.spawn(move || consume(wal, topic, r, || finished.load(Ordering::SeqCst) == writers))
+                s.spawn(move || {
+                    consume(wal, topic, r, || finished.load(Ordering::SeqCst) == writers)
+                })
             });
             let acks: Vec<Acks> = handles
                 .into_iter()
@@ -120,7 +124,11 @@ impl Harness {
                     Ok(range) => {
                         return Err(self.violation(
                             ViolationKind::Unexpected,
-                            format!("{}: a concurrent append got {range:?}, expected {first}..{}", names[w], first + n),
+                            format!(
+                                "{}: a concurrent append got {range:?}, expected {first}..{}",
+                                names[w],
+                                first + n
+                            ),
                         ))
                     }
                     Err(e) => failure = Some(e),
@@ -130,7 +138,10 @@ impl Harness {
         if let (Some(r), Some((delivered, error))) = (reader, read) {
             self.consumed(r, &delivered)?;
             if let Some(e) = error {
-                let c = self.model.topics[0].cursors.get_mut(&r).expect("registered");
+                let c = self.model.topics[0]
+                    .cursors
+                    .get_mut(&r)
+                    .expect("registered");
                 c.pos.upper = c.pos.upper.max(c.pos.now + 1);
                 failure.get_or_insert(e);
             }

@@ -131,7 +131,8 @@ impl Harness {
     /// The crash mode for a crash no operation chose (the power went off in a close or a
     /// recovery): the modes in turn.
     fn next_mode(&self) -> CrashMode {
-        power::ALL_CRASH_MODES[(self.crash_count as usize) % power::ALL_CRASH_MODES.len()]
+        crate::faulty::ALL_CRASH_MODES
+            [(self.crash_count as usize) % crate::faulty::ALL_CRASH_MODES.len()]
     }
 
     /// Runs one operation and checks its result.
@@ -199,7 +200,10 @@ impl Harness {
     /// A single append (one length) or a batch.
     fn append(&mut self, t: usize, lens: &[u16]) -> Result<(), Violation> {
         let (max_entry, max_batch) = self.limits();
-        let mut lens: Vec<usize> = lens.iter().map(|&l| usize::from(l).min(max_entry)).collect();
+        let mut lens: Vec<usize> = lens
+            .iter()
+            .map(|&l| usize::from(l).min(max_entry))
+            .collect();
         while lens.len() > 1 && lens.iter().map(|&l| record_size(l)).sum::<u64>() > max_batch {
             lens.pop();
         }
@@ -236,7 +240,10 @@ impl Harness {
             }
             Ok(range) => Err(self.violation(
                 ViolationKind::Unexpected,
-                format!("{name}: appended at {range:?}, expected {first}..{}", first + n),
+                format!(
+                    "{name}: appended at {range:?}, expected {first}..{}",
+                    first + n
+                ),
             )),
             Err(e) => self.failed("append", &e),
         }
@@ -264,7 +271,9 @@ impl Harness {
         if at < lowest || at > highest {
             return Err(self.violation(
                 ViolationKind::Cursor,
-                format!("{name}/{cname}: a new consumer starts at {at}, expected {lowest}..={highest}"),
+                format!(
+                    "{name}/{cname}: a new consumer starts at {at}, expected {lowest}..={highest}"
+                ),
             ));
         }
         let tm = &mut self.model.topics[t];
@@ -377,17 +386,24 @@ impl Harness {
         let result = match (reader.name(), budget) {
             (None, None) => self.wal().read_next(&name, checkpoint).map(Vec::from_iter),
             (None, Some(max)) => self.wal().batch_read_for_topic(&name, max, checkpoint),
-            (Some(cname), budget) => self.wal().consumer(&name, &cname).and_then(|c| match budget {
-                None => c.read_next(checkpoint).map(Vec::from_iter),
-                Some(max) => c.batch_read(max, checkpoint),
-            }),
+            (Some(cname), budget) => {
+                self.wal()
+                    .consumer(&name, &cname)
+                    .and_then(|c| match budget {
+                        None => c.read_next(checkpoint).map(Vec::from_iter),
+                        Some(max) => c.batch_read(max, checkpoint),
+                    })
+            }
         };
         let got = match result {
             Ok(got) => got,
             Err(e) => {
                 if checkpoint {
                     let end = self.model.topics[t].count();
-                    let c = self.model.topics[t].cursors.get_mut(&reader).expect("known");
+                    let c = self.model.topics[t]
+                        .cursors
+                        .get_mut(&reader)
+                        .expect("known");
                     c.pos.upper = c.pos.upper.max(end);
                 }
                 return self.failed("read", &e);
@@ -420,7 +436,10 @@ impl Harness {
     fn advance(&mut self, t: usize, reader: Reader, to: u64) {
         let seq = self.model.next_seq();
         let (schedule, consistency) = (self.setup.schedule, self.setup.consistency);
-        let c = self.model.topics[t].cursors.get_mut(&reader).expect("known");
+        let c = self.model.topics[t]
+            .cursors
+            .get_mut(&reader)
+            .expect("known");
         c.pos.set(to);
         match consistency {
             ReadConsistency::StrictlyAtOnce => {
@@ -452,7 +471,10 @@ impl Harness {
                 Ok(got) if got.is_empty() && count == 0 => Ok(()),
                 Ok(got) => Err(self.violation(
                     ViolationKind::Unexpected,
-                    format!("{name}: unknown to the log ({} entries read), {count} appended", got.len()),
+                    format!(
+                        "{name}: unknown to the log ({} entries read), {count} appended",
+                        got.len()
+                    ),
                 )),
                 Err(e) => self.failed("read_from", &e),
             };
@@ -485,13 +507,20 @@ impl Harness {
         if oldest > limit {
             return Err(self.violation(
                 ViolationKind::Retention,
-                format!("{}: entries from {limit} to {oldest} were reclaimed, a cursor was at {}", tm.name, tm.min_cursor()),
+                format!(
+                    "{}: entries from {limit} to {oldest} were reclaimed, a cursor was at {}",
+                    tm.name,
+                    tm.min_cursor()
+                ),
             ));
         }
         if self.setup.retention == Retention::AgeForever && oldest > tm.floor.upper {
             return Err(self.violation(
                 ViolationKind::Retention,
-                format!("{}: entries below {oldest} were reclaimed under retain_age of an hour", tm.name),
+                format!(
+                    "{}: entries below {oldest} were reclaimed under retain_age of an hour",
+                    tm.name
+                ),
             ));
         }
         Ok(())
@@ -604,7 +633,9 @@ impl Harness {
                     how = Restart::Power;
                 }
                 Err(e) => {
-                    return Err(self.violation(ViolationKind::Unexpected, format!("close failed: {e}")))
+                    return Err(
+                        self.violation(ViolationKind::Unexpected, format!("close failed: {e}"))
+                    )
                 }
             },
             Restart::Kill | Restart::Power => wal.abandon(),
@@ -619,8 +650,18 @@ impl Harness {
         loop {
             match self.open() {
                 Ok(wal) => {
-                    self.wal = Some(wal);
-                    break;
+                    // Crash points inside recovery, not in the checks: once the log is
+                    // open, no cut is planned any more. The background thread may have
+                    // met the cut before that, though.
+                    power::disarm(&self.backend, self.setup.fault_seed ^ self.crash_count);
+                    if !power::is_off(&self.backend) {
+                        self.wal = Some(wal);
+                        break;
+                    }
+                    wal.abandon();
+                    how = Restart::Power;
+                    self.power_loss(self.next_mode())?;
+                    on_disk = self.scan_cursors();
                 }
                 // The power went off inside recovery: that is one more power loss.
                 Err(e) if power::is_off(&self.backend) => {
@@ -630,7 +671,13 @@ impl Harness {
                     on_disk = self.scan_cursors();
                 }
                 Err(e) => {
-                    return Err(self.violation(ViolationKind::Unopenable, format!("{how:?} restart: {e}")))
+                    let last = last_segment(&self.dir).map_or(String::new(), |(name, header)| {
+                        format!(" (the last segment is {name}, its header {header})")
+                    });
+                    return Err(self.violation(
+                        ViolationKind::Unopenable,
+                        format!("{how:?} restart: {e}{last}"),
+                    ));
                 }
             }
         }
@@ -641,15 +688,41 @@ impl Harness {
     /// Cuts the power for good and lets the disk lose what `mode` says.
     fn power_loss(&mut self, mode: CrashMode) -> Result<(), Violation> {
         self.stats.cut_mid_operation += u64::from(power::is_off(&self.backend));
-        self.backend
-            .crash(mode)
-            .map_err(|e| self.violation(ViolationKind::Unexpected, format!("simulating the crash failed: {e}")))?;
-        power::disarm(&self.backend, self.setup.fault_seed.wrapping_add(self.crash_count));
+        self.backend.crash(mode).map_err(|e| {
+            self.violation(
+                ViolationKind::Unexpected,
+                format!("simulating the crash failed: {e}"),
+            )
+        })?;
+        power::disarm(
+            &self.backend,
+            self.setup.fault_seed.wrapping_add(self.crash_count),
+        );
         self.crash_count += 1;
         self.stats.power_losses += 1;
         self.stats.count_mode(mode);
         Ok(())
     }
+}
+
+/// The file name of the highest-numbered segment in `dir`, and what its header holds
+/// (`is zeros`, `is valid`, `is damaged`), for reports of logs that do not open.
+fn last_segment(dir: &std::path::Path) -> Option<(String, &'static str)> {
+    let name = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".wal"))
+        .max()?;
+    let bytes = std::fs::read(dir.join(&name)).ok()?;
+    let header = bytes.get(..wal_core::format::SEGMENT_HEADER_LEN)?;
+    let state = if header.iter().all(|&b| b == 0) {
+        "is zeros"
+    } else if wal_core::format::decode_segment_header(header).is_ok() {
+        "is valid"
+    } else {
+        "is damaged"
+    };
+    Some((name, state))
 }
 
 /// Consumer numbers modulo [`CONSUMERS`], so that equal readers compare equal.
