@@ -226,6 +226,7 @@ pub fn run_one(
 ) -> RunOutcome {
     let mut rng = Rng::new(spec.run_seed);
     let setup = Setup::random(&mut rng);
+    let mix = op::Mix::random(&mut rng);
     let mut ops = Vec::new();
     let mut harness = match Harness::new(inner, setup, spec.dir.clone()) {
         Ok(h) => h,
@@ -252,7 +253,7 @@ pub fn run_one(
     let result = (|| {
         while harness.stats.power_losses < spec.power_losses {
             for _ in 0..rng.below(8) {
-                step(&mut harness, Op::random(&mut rng), &mut ops)?;
+                step(&mut harness, Op::random(&mut rng, &mix), &mut ops)?;
             }
             // Mostly soon, so that the cut lands inside one of the next operations (or
             // in the background work they start); sometimes later, past a few rollovers.
@@ -260,7 +261,7 @@ pub fn run_one(
             let after = rng.below(reach) as u16;
             step(&mut harness, Op::PowerOff { after }, &mut ops)?;
             for _ in 0..rng.range(1, 10) {
-                step(&mut harness, Op::random(&mut rng), &mut ops)?;
+                step(&mut harness, Op::random(&mut rng, &mix), &mut ops)?;
             }
             let mode = modes[next_mode % modes.len()];
             next_mode += 1;

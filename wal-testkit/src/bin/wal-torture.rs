@@ -67,6 +67,12 @@ struct TortureArgs {
     /// Power losses per run before a fresh log starts.
     #[arg(long, default_value_t = 25)]
     losses_per_run: u64,
+    /// Stop the campaign after this many violations (each run stops at its first).
+    #[arg(long, default_value_t = 100)]
+    max_failures: usize,
+    /// Give up if no power loss completes for this many seconds (a hang), naming the run.
+    #[arg(long, default_value_t = 300)]
+    hang_after: u64,
     /// Count violations that match a known, open defect apart (listed, not failures).
     /// For CI while the defect is being fixed; a full run never uses it.
     #[arg(long)]
@@ -144,6 +150,7 @@ fn torture(args: &TortureArgs) -> Result<(), String> {
     cfg.losses_per_run = args.losses_per_run.max(1);
     cfg.dir = Some(root.join("campaign"));
     cfg.waive_known_defects = args.waive_known_defects;
+    cfg.max_failures = args.max_failures;
     println!(
         "wal-torture: seed {seed:#x}, {} simulated power losses on {}, then {} kill -9 rounds",
         args.power_losses,
@@ -154,7 +161,7 @@ fn torture(args: &TortureArgs) -> Result<(), String> {
             .join(", "),
         args.kill_rounds
     );
-    let report = campaign_with_bar(&cfg);
+    let report = campaign_with_bar(&cfg, Duration::from_secs(args.hang_after.max(1)));
     print_campaign(&report);
     let kills = if args.kill_rounds > 0 {
         Some(kill_loop(&root.join("kill-loop"), args.kill_rounds, seed)?)
@@ -202,14 +209,36 @@ fn bar(len: u64, template: &str) -> ProgressBar {
     bar
 }
 
-fn campaign_with_bar(cfg: &CampaignConfig) -> Report {
+fn campaign_with_bar(cfg: &CampaignConfig, hang_after: Duration) -> Report {
     let bar = bar(
         cfg.power_losses,
         "{elapsed_precise} [{wide_bar}] {pos}/{len} power losses, {msg}",
     );
     let quiet = bar.is_hidden();
     let mut last_tenth = 0;
+    // A hung log never returns to the campaign: a watchdog names the run and gives up.
+    let (watch, alive) = std::sync::mpsc::channel::<u64>();
+    let seed = cfg.seed;
+    std::thread::spawn(move || {
+        let mut run = 0;
+        loop {
+            match alive.recv_timeout(hang_after) {
+                Ok(r) => run = r,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    println!(
+                        "VIOLATION: seed {seed} run {run}: no power loss completed for {hang_after:?}: the log hangs [replay: wal-torture replay --run-seed {:#x} --run {run}]",
+                        campaign::run_seed(seed, run)
+                    );
+                    std::process::exit(2);
+                }
+            }
+        }
+    });
     let report = campaign::run(cfg, &mut |p| {
+        if watch.send(p.runs.saturating_sub(1)).is_err() {
+            eprintln!("wal-torture: the watchdog is gone");
+        }
         bar.set_position(p.power_losses);
         bar.set_message(format!(
             "{} entries checked, {} violations",
@@ -225,6 +254,7 @@ fn campaign_with_bar(cfg: &CampaignConfig) -> Report {
             );
         }
     });
+    drop(watch);
     bar.finish_and_clear();
     report
 }
@@ -237,7 +267,7 @@ fn print_campaign(r: &Report) {
         .map(|(m, n)| format!("{m:?} {n}"))
         .collect();
     println!(
-        "campaign: {} runs, {} operations, {} power losses ({}), {} with the power cut inside an operation, {} process kills, {} clean reopens, {} entries checked, {:.1?}",
+        "campaign: {} runs, {} operations, {} power losses ({}), {} with the power cut inside an operation, {} process kills, {} clean reopens, {} segments deleted ({} by reclaim()), {} entries checked, {:.1?}",
         r.runs,
         s.ops,
         s.power_losses,
@@ -245,6 +275,8 @@ fn print_campaign(r: &Report) {
         s.cut_mid_operation,
         s.kills,
         s.clean_reopens,
+        s.segments_deleted,
+        s.segments_reclaimed,
         s.entries_checked,
         r.duration
     );

@@ -19,12 +19,14 @@ type Acks = Vec<wal::Result<Range<u64>>>;
 
 impl Harness {
     /// `writers` threads append `appends` times each to topics `0..writers`; with
-    /// `reader`, a thread consumes topic 0 through that cursor meanwhile.
+    /// `reader`, a thread consumes topic 0 through that cursor meanwhile; with `churn`,
+    /// a thread reads every topic from its oldest entry and reclaims, in turn.
     pub(super) fn concurrent(
         &mut self,
         writers: u8,
         appends: u8,
         reader: Option<Reader>,
+        churn: bool,
     ) -> Result<(), Violation> {
         let writers = usize::from(writers.clamp(1, TOPICS));
         let appends = u64::from(appends.clamp(1, 40));
@@ -58,10 +60,11 @@ impl Harness {
         let names: Vec<String> = (0..writers)
             .map(|w| self.model.topics[w].name.clone())
             .collect();
+        let all_topics: Vec<String> = self.model.topics.iter().map(|t| t.name.clone()).collect();
         let phase = self.model.phase_seq();
         let wal = self.wal();
         let finished = AtomicUsize::new(0);
-        let (acks, read) = std::thread::scope(|s| {
+        let (acks, read, churned) = std::thread::scope(|s| {
             let handles: Vec<_> = plans
                 .iter()
                 .zip(&names)
@@ -94,12 +97,30 @@ impl Harness {
                     consume(wal, topic, r, || finished.load(Ordering::SeqCst) == writers)
                 })
             });
+            let old_reader = churn.then(|| {
+                let finished = &finished;
+                let topics = &all_topics;
+                s.spawn(move || {
+                    read_old(wal, topics, || finished.load(Ordering::SeqCst) == writers)
+                })
+            });
+            let reclaimer = churn.then(|| {
+                let finished = &finished;
+                s.spawn(move || reclaim(wal, || finished.load(Ordering::SeqCst) == writers))
+            });
             let acks: Vec<Acks> = handles
                 .into_iter()
                 .map(|h| h.join().expect("appending thread panicked"))
                 .collect();
             let read = consumer.map(|h| h.join().expect("consuming thread panicked"));
-            (acks, read)
+            let churned = old_reader.map(|h| {
+                let (reads, read_error) = h.join().expect("reading thread panicked");
+                let (dropped, reclaim_error) = reclaimer
+                    .map(|h| h.join().expect("reclaiming thread panicked"))
+                    .unwrap_or_default();
+                (reads, dropped, read_error.or(reclaim_error))
+            });
+            (acks, read, churned)
         });
         self.stats.ops += acks.iter().map(|a| a.len() as u64).sum::<u64>();
         let mut failure = None;
@@ -146,9 +167,36 @@ impl Harness {
                 failure.get_or_insert(e);
             }
         }
+        if let Some((reads, dropped, error)) = churned {
+            self.stats.segments_reclaimed += dropped;
+            for (t, got) in reads {
+                let tm = &self.model.topics[t];
+                let first = got.first().map_or(0, |e| e.offset);
+                for (i, e) in got.iter().enumerate() {
+                    if e.offset != first + i as u64
+                        || tm.entries.get(e.offset as usize) != Some(&e.data)
+                    {
+                        return Err(self.violation(
+                            ViolationKind::Invented,
+                            format!("{}: read_from during the concurrent phase gave offset {} (the {i}th from {first}), not the entry appended there", tm.name, e.offset),
+                        ));
+                    }
+                }
+            }
+            if let Some(e) = error {
+                failure.get_or_insert(e);
+            }
+        }
         match failure {
-            Some(e) => self.failed("a concurrent append or read", &e),
-            None => Ok(()),
+            Some(e) => self.failed("a concurrent append, read or reclaim", &e),
+            None => {
+                for t in 0..self.model.topics.len() {
+                    if let Some(oldest) = self.wal().oldest_offset(&self.model.topics[t].name) {
+                        self.check_live_retention(t, oldest)?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -223,5 +271,52 @@ fn consume(
             Ok(None) => {}
             Err(e) => return (got, Some(e)),
         }
+    }
+}
+
+/// What the reclaiming thread read: per read, the topic's number and the entries.
+type OldReads = Vec<(usize, Vec<Entry>)>;
+
+/// Reads every topic from its oldest retained entry, over and over until the appenders
+/// are done, so that reads hold old segments while reclaim runs. Stops at the first error
+/// other than a read that reclaim overtook.
+fn read_old(
+    wal: &wal::Wal,
+    topics: &[String],
+    done: impl Fn() -> bool,
+) -> (OldReads, Option<wal::Error>) {
+    let mut got = Vec::new();
+    loop {
+        let last_round = done();
+        for (t, name) in topics.iter().enumerate() {
+            let Some(oldest) = wal.oldest_offset(name) else {
+                continue;
+            };
+            match wal.read_from(name, oldest, 16 << 10) {
+                Ok(entries) => got.push((t, entries)),
+                Err(wal::Error::OffsetReclaimed { .. }) => {}
+                Err(e) => return (got, Some(e)),
+            }
+        }
+        if last_round {
+            return (got, None);
+        }
+    }
+}
+
+/// Reclaims over and over until the appenders are done.
+/// Returns how many segments it deleted, and the error that stopped it.
+fn reclaim(wal: &wal::Wal, done: impl Fn() -> bool) -> (u64, Option<wal::Error>) {
+    let mut dropped = 0;
+    loop {
+        let last_round = done();
+        match wal.reclaim() {
+            Ok(n) => dropped += n as u64,
+            Err(e) => return (dropped, Some(e)),
+        }
+        if last_round {
+            return (dropped, None);
+        }
+        std::thread::yield_now();
     }
 }

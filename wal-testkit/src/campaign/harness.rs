@@ -44,6 +44,8 @@ pub(crate) struct Harness {
     pub(super) op: String,
     /// How many crash modes were used, to pick one for a crash no operation asked for.
     crash_count: u64,
+    /// The oldest segment id seen at the last restart.
+    first_segment: u64,
 }
 
 impl Harness {
@@ -65,6 +67,7 @@ impl Harness {
             step: 0,
             op: "open".into(),
             crash_count: 0,
+            first_segment: 1,
         };
         let wal = h
             .open()
@@ -175,7 +178,7 @@ impl Harness {
             Op::Sync => match self.wal().sync() {
                 Ok(()) => {
                     self.model.durable_upto(self.model.seq());
-                    Ok(())
+                    self.check_durable_offsets()
                 }
                 Err(e) => self.failed("sync", &e),
             },
@@ -186,7 +189,8 @@ impl Harness {
                 writers,
                 appends,
                 reader,
-            } => self.concurrent(writers, appends, reader.map(normal)),
+                churn,
+            } => self.concurrent(writers, appends, reader.map(normal), churn),
             Op::PowerOff { after } => {
                 power::arm(&self.backend, self.setup.fault_seed, after.into());
                 Ok(())
@@ -526,6 +530,31 @@ impl Harness {
         Ok(())
     }
 
+    /// After a sync, `durable_offset` of every topic is its last entry (if retained).
+    fn check_durable_offsets(&self) -> Result<(), Violation> {
+        for tm in &self.model.topics {
+            let Some(last) = tm.count().checked_sub(1) else {
+                continue;
+            };
+            if self.wal().oldest_offset(&tm.name).is_none_or(|o| o > last) {
+                continue;
+            }
+            let durable = self.wal().durable_offset(&tm.name);
+            // (Unless the background thread reclaimed the entry meanwhile.)
+            let gone = || self.wal().oldest_offset(&tm.name).is_none_or(|o| o > last);
+            if durable != Some(last) && !gone() {
+                return Err(self.violation(
+                    ViolationKind::Unexpected,
+                    format!(
+                        "{}: durable_offset is {durable:?} after a sync, the last entry is {last}",
+                        tm.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn wait_durable(&mut self, t: usize) -> Result<(), Violation> {
         let name = self.model.topics[t].name.clone();
         let Some(last) = self.model.topics[t].count().checked_sub(1) else {
@@ -592,6 +621,7 @@ impl Harness {
             Ok(n) => n,
             Err(e) => return self.failed("reclaim", &e),
         };
+        self.stats.segments_reclaimed += dropped as u64;
         let segments = self.wal().segment_count() as u64;
         match self.setup.retention {
             Retention::Segments(n) if dropped > 0 && segments < u64::from(n) => {
@@ -645,6 +675,14 @@ impl Harness {
         } else {
             self.stats.kills += u64::from(how == Restart::Kill);
             self.stats.clean_reopens += u64::from(how == Restart::Clean);
+        }
+        if let Some(&first) = wal_core::segment::list_segments(&self.dir)
+            .ok()
+            .and_then(|ids| ids.first().copied())
+            .as_ref()
+        {
+            self.stats.segments_deleted += first.saturating_sub(self.first_segment);
+            self.first_segment = first;
         }
         let mut on_disk = self.scan_cursors();
         loop {

@@ -36,7 +36,10 @@ impl Reader {
         }
     }
 
-    fn random(rng: &mut Rng) -> Self {
+    fn random(rng: &mut Rng, mix: &Mix) -> Self {
+        if !mix.consumers {
+            return Self::Shared;
+        }
         match rng.below(u64::from(CONSUMERS) + 1) {
             0 => Self::Shared,
             n => Self::Named(n as u8 - 1),
@@ -111,7 +114,9 @@ pub enum Op {
     Reclaim,
     /// `writers` threads (1 to 3) append `appends` entries or batches each to topics
     /// `0..writers`, while, with `reader`, another thread consumes topic 0 through that
-    /// cursor. All are joined before the next step.
+    /// cursor, and with `churn`, another reads every topic from its oldest entry
+    /// (`read_from`) and calls `reclaim` in turn, so that reads hold segments while
+    /// reclaim runs. All are joined before the next step.
     Concurrent {
         /// Appending threads.
         writers: u8,
@@ -119,6 +124,8 @@ pub enum Op {
         appends: u8,
         /// The consuming thread's cursor, if there is one.
         reader: Option<Reader>,
+        /// Whether a thread reads old entries and reclaims meanwhile.
+        churn: bool,
     },
     /// A clean `close` (everything synced, cursors persisted), then open again.
     Reopen,
@@ -230,6 +237,29 @@ impl Setup {
     }
 }
 
+/// What a run's random operations favour.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mix {
+    /// Reads go through named consumers too (else only the shared cursor, so that
+    /// retention is free to delete what the one reader of each topic has passed).
+    pub consumers: bool,
+    /// How many of the topics the single-threaded operations use (fewer topics, fewer
+    /// cursors to pass before a segment can go).
+    pub topics: u8,
+    /// Reads are twice as likely as usual (readers keep up, so segments are reclaimed).
+    pub drain: bool,
+}
+
+impl Mix {
+    pub(crate) fn random(rng: &mut Rng) -> Self {
+        Self {
+            consumers: rng.chance(1, 2),
+            topics: rng.range(1, u64::from(TOPICS)) as u8,
+            drain: rng.chance(1, 2),
+        }
+    }
+}
+
 impl Op {
     /// `true` for the operations that end the log instance (crash, kill, reopen).
     pub fn restarts(&self) -> bool {
@@ -237,9 +267,10 @@ impl Op {
     }
 
     /// A random operation that is neither a crash nor a power cut.
-    pub(crate) fn random(rng: &mut Rng) -> Self {
-        let topic = rng.below(u64::from(TOPICS)) as u8;
-        let weights = [30, 10, 15, 8, 6, 6, 5, 3, 5, 2, 2, 2];
+    pub(crate) fn random(rng: &mut Rng, mix: &Mix) -> Self {
+        let topic = rng.below(u64::from(mix.topics.clamp(1, TOPICS))) as u8;
+        let reads = if mix.drain { 2 } else { 1 };
+        let weights = [30, 10, 15 * reads, 8 * reads, 6, 6, 5, 3, 5, 4, 2, 2];
         match rng.weighted(&weights) {
             0 => Self::Append {
                 topic,
@@ -256,13 +287,19 @@ impl Op {
             },
             2 => Self::Read {
                 topic,
-                reader: Reader::random(rng),
+                reader: Reader::random(rng, mix),
                 checkpoint: rng.chance(4, 5),
             },
             3 => Self::BatchRead {
                 topic,
-                reader: Reader::random(rng),
-                max_bytes: rng.below(1500) as u16,
+                reader: Reader::random(rng, mix),
+                // Now and then everything: so that cursors pass whole segments, and
+                // retention deletes them.
+                max_bytes: if rng.chance(1, 3) {
+                    u16::MAX
+                } else {
+                    rng.below(1500) as u16
+                },
                 checkpoint: rng.chance(4, 5),
             },
             4 => Self::ReadFrom {
@@ -278,9 +315,10 @@ impl Op {
             },
             8 => Self::Reclaim,
             9 => Self::Concurrent {
-                writers: rng.range(1, 3) as u8,
+                writers: rng.range(1, u64::from(mix.topics.clamp(1, TOPICS))) as u8,
                 appends: rng.range(3, 25) as u8,
-                reader: rng.chance(2, 3).then(|| Reader::random(rng)),
+                reader: rng.chance(2, 3).then(|| Reader::random(rng, mix)),
+                churn: rng.chance(1, 2),
             },
             10 => Self::Reopen,
             _ => Self::Kill,
