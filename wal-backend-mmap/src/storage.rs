@@ -7,23 +7,25 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 
 use wal_core::Storage;
 
-use crate::map::Region;
+use crate::map::{FileAccess, Region};
 use crate::sys::{self, FileKey};
 use crate::{MmapConfig, MmapStats, Prefill};
 
-/// What every storage of one backend instance shares: the counters and the access locks.
+/// What every storage of one backend instance shares: the counters and, per file, its
+/// [`FileAccess`] (lock and written flag).
 #[derive(Debug)]
 pub(crate) struct Shared {
     msync_calls: AtomicU64,
     msync_bytes: AtomicU64,
     page_size: u64,
-    /// One access lock per mapped file, so that two storages of the same file never copy
-    /// into and out of it at the same time.
-    locks: Mutex<HashMap<FileKey, Weak<RwLock<()>>>>,
+    /// One [`FileAccess`] per mapped file, so that two storages of the same file never copy
+    /// into and out of it at the same time, and read it the same way. Per instance only:
+    /// see the `map` module for why that is enough.
+    files: Mutex<HashMap<FileKey, Weak<FileAccess>>>,
 }
 
 impl Shared {
@@ -32,7 +34,7 @@ impl Shared {
             msync_calls: AtomicU64::new(0),
             msync_bytes: AtomicU64::new(0),
             page_size: sys::page_size() as u64,
-            locks: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
         }
     }
 
@@ -48,16 +50,17 @@ impl Shared {
         self.msync_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// The access lock of the file `key`, shared with every live storage of that file.
-    fn access_lock(&self, key: FileKey) -> Arc<RwLock<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
-            return lock;
+    /// The access state of the file `key`, shared with every live storage of that file. A
+    /// file no storage of this backend maps any more starts afresh (not written).
+    fn file_access(&self, key: FileKey) -> Arc<FileAccess> {
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(access) = files.get(&key).and_then(Weak::upgrade) {
+            return access;
         }
-        locks.retain(|_, lock| lock.strong_count() > 0);
-        let lock = Arc::new(RwLock::new(()));
-        locks.insert(key, Arc::downgrade(&lock));
-        lock
+        files.retain(|_, access| access.strong_count() > 0);
+        let access = Arc::new(FileAccess::default());
+        files.insert(key, Arc::downgrade(&access));
+        access
     }
 }
 
@@ -65,13 +68,19 @@ impl Shared {
 ///
 /// Writes and reads are copies into and out of the mapping; [`Storage::sync_range`] is an
 /// `msync(MS_SYNC)` of the pages the range touches, and [`Storage::sync`] of every page.
+/// Reads copy out of the mapping once the storage's backend has written the file (through
+/// this storage or another), and go through `pread` on the file until then: a backend that
+/// only reads a file, such as one given to `inspect`, never loads from a mapping that
+/// another backend may be storing to (the crate docs say why).
+///
 /// It is `Send` and `Sync`; copies into the file take its lock exclusively and copies out
 /// take it shared, so any number of readers run in parallel with each other, never with a
-/// writer, while `msync` takes no lock at all. Created by [`crate::MmapBackend`].
+/// writer, while `pread` and `msync` take no lock at all. Created by [`crate::MmapBackend`].
 #[derive(Debug)]
 pub struct MmapStorage {
     region: Region,
-    /// Kept open for [`Storage::raw_fd`] and, off Linux, for `sync_data` after `msync`.
+    /// Kept open for reads by `pread`, for [`Storage::raw_fd`] and, off Linux, for
+    /// `sync_data` after `msync`.
     file: File,
     path: PathBuf,
     len: u64,
@@ -163,7 +172,7 @@ impl MmapStorage {
         if map_len > 0 {
             sys::advise(&raw, config, path);
         }
-        let access = shared.access_lock(sys::file_key(&file, path)?);
+        let access = shared.file_access(sys::file_key(&file, path)?);
         Ok(Self {
             region: Region::new(raw, access),
             file,
@@ -194,6 +203,18 @@ impl MmapStorage {
         {
             tracing::debug!(offset, "evict_tail needs Linux; ignored");
         }
+    }
+
+    /// Whether reads copy out of the mapping rather than going through `pread`.
+    #[cfg(test)]
+    pub(crate) fn reads_from_mapping(&self) -> bool {
+        self.region.reads_from_mapping()
+    }
+
+    /// How many reads the storages of this file of this backend copied out of a mapping.
+    #[cfg(test)]
+    pub(crate) fn mapped_reads(&self) -> u64 {
+        self.region.mapped_reads()
     }
 
     /// The path the file was created or opened with.
@@ -249,8 +270,7 @@ impl Storage for MmapStorage {
         }
         let available = usize::try_from(self.len - offset).unwrap_or(usize::MAX);
         let n = buf.len().min(available);
-        self.region.read(offset as usize, &mut buf[..n]);
-        Ok(n)
+        self.region.read(&self.file, offset as usize, &mut buf[..n])
     }
 
     fn len(&self) -> io::Result<u64> {

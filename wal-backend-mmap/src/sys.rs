@@ -4,6 +4,7 @@
 //!   blocks reserved, a sparse file) elsewhere.
 //! - Page size: `sysconf(_SC_PAGESIZE)` on unix, 4096 elsewhere.
 //! - Directory sync: `fsync` of the directory on unix, a no-op elsewhere.
+//! - Positional reads: `FileExt::read_at` (`pread`) on unix, `seek_read` on windows.
 //! - File identity: `(st_dev, st_ino)` on unix, the canonical path elsewhere.
 //! - `madvise`: on unix only (`MADV_NOHUGEPAGE` on Linux only); `POSIX_FADV_DONTNEED` on
 //!   Linux only.
@@ -35,6 +36,19 @@ pub(crate) fn write_zeros(file: &File, len: u64, chunk: usize) -> io::Result<()>
         left -= n as u64;
     }
     Ok(())
+}
+
+/// Fills `buf` from `offset` of `file` with positional reads, stopping early only at the
+/// end of the file: the reads of a storage whose backend has not written the file (the std
+/// backend's loop).
+///
+/// On Linux (and every unix with a unified buffer cache) `pread` copies from the same
+/// page-cache pages a `MAP_SHARED` mapping of the file maps, so it returns what was copied
+/// into any mapping of the file, written back or not. On Windows `ReadFile` and mapped views
+/// of a local file both go through the cache manager's one copy of the file; Microsoft does
+/// not document it as a promise.
+pub(crate) fn read_file_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    wal_backend_std::read_file_at(file, offset, buf)
 }
 
 /// The size of a memory page: the granularity of `msync`.
@@ -86,8 +100,8 @@ pub(crate) fn advise(_raw: &memmap2::MmapRaw, config: &MmapConfig, _path: &Path)
     }
 }
 
-/// What identifies a file (not a path) for sharing one access lock between all the
-/// storages one backend maps it with.
+/// What identifies a file (not a path) for sharing one access lock and written flag between
+/// all the storages one backend maps it with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum FileKey {
     /// Device and inode number.

@@ -1,6 +1,6 @@
 //! The whole engine on the mmap backend: appends to several topics across several segments,
-//! a clean close, a reopen (recovery reads every segment through the mappings) and reads of
-//! everything back.
+//! a clean close, a reopen (recovery reads every segment with `pread`: the reopened log's
+//! backend has not written them) and reads of everything back.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const SEGMENT_SIZE: u64 = 1 << 20;
 
 fn open(dir: &std::path::Path, backend: &Arc<MmapBackend>) -> wal_core::Result<Wal> {
-    Wal::builder()
+    wal_core::WalBuilder::new()
         .dir(dir)
         .backend(backend.clone())
         .segment_size(SEGMENT_SIZE)
@@ -95,7 +95,7 @@ fn append_close_reopen_read_back_across_segments() -> TestResult {
 fn sync_each_appends_are_durable_through_msync() -> TestResult {
     let dir = tempfile::tempdir()?;
     let backend = Arc::new(MmapBackend::default());
-    let wal = Wal::builder()
+    let wal = wal_core::WalBuilder::new()
         .dir(dir.path())
         .backend(backend.clone())
         .segment_size(SEGMENT_SIZE)

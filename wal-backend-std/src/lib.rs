@@ -58,6 +58,14 @@ pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
     sys::preallocate(file, len)
 }
 
+/// Fills `buf` from `offset` of `file` with positional reads (`pread` on unix,
+/// `seek_read` on windows), looping over short reads and `Interrupted`; returns less than
+/// `buf.len()` only at the end of the file. Public for other backends, as [`preallocate`]
+/// (the mmap backend reads files it has not written this way).
+pub fn read_file_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    sys::read_at(file, offset, buf)
+}
+
 /// Makes the entries of `dir` durable (`fsync` of the directory on unix; a no-op where std
 /// cannot open a directory). Public for other backends, as [`preallocate`].
 pub fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -22,9 +22,9 @@ fn payload(topic: usize, i: u64) -> Vec<u8> {
 }
 
 fn open(dir: &std::path::Path, backend: Arc<wal_backend_uring::UringBackend>) -> Wal {
-    Wal::builder()
+    wal_core::WalBuilder::new()
         .dir(dir)
-        .backend(backend)
+        .custom_backend(backend)
         .segment_size(1 << 20)
         .fsync(FsyncSchedule::SyncEach)
         .open()

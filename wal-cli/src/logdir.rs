@@ -43,21 +43,12 @@ pub fn segment_files(dir: &Path) -> Vec<(u64, u64)> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name();
-            let id = parse_segment_name(name.to_str()?)?;
+            let id = wal::segment::parse_segment_file_name(name.to_str()?)?;
             Some((id, e.metadata().ok()?.len()))
         })
         .collect();
     out.sort_unstable();
     out
-}
-
-/// The id in a segment file name (`{id:020}.wal`), as `docs/format.md` defines it.
-fn parse_segment_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".wal")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// The segment size to open the log with: that of its largest segment file, so that new
@@ -125,7 +116,8 @@ impl Diagnosis {
         if let Some(id) = ins.missing_segment {
             let after = ins.segments.iter().find(|s| s.id > id).map_or(0, |s| s.id);
             d.damage = Some(format!(
-                "missing segment: {id:020}.wal, between segments {} and {after}",
+                "missing segment: {}, between segments {} and {after}",
+                wal::segment::segment_file_name(id),
                 id.saturating_sub(1)
             ));
         }

@@ -351,3 +351,46 @@ fn tail_prints_entries_appended_after_it_started() {
         "{second}"
     );
 }
+
+/// Runs `wal verify DIR` with its address space limited to `limit_kib` KiB (`ulimit -v`);
+/// returns its exit status.
+fn verify_within(dir: &std::path::Path, limit_kib: u64) -> std::process::ExitStatus {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {limit_kib} && exec \"$0\" verify \"$1\" --no-progress >/dev/null"
+        ))
+        .arg(common::wal_path())
+        .arg(dir)
+        .status()
+        .unwrap()
+}
+
+#[test]
+fn verify_memory_does_not_grow_with_the_log() {
+    // A log of 64 segments of 4 MiB (256 MiB), checked by a process that may map at most
+    // 96 MiB: it only passes if verify holds one bounded window, not whole segments.
+    let dir = tempfile::tempdir().unwrap();
+    let wal = builder(dir.path())
+        .fsync(wal::FsyncSchedule::NoFsync)
+        .segment_size(4 << 20)
+        .max_entry_size(1 << 20)
+        .open()
+        .unwrap();
+    let entry = vec![7u8; 1 << 20];
+    while common::segment_files_count(dir.path()) < 64 {
+        wal.append_for_topic("t", &entry).unwrap();
+    }
+    wal.close().unwrap();
+    let small = tempfile::tempdir().unwrap();
+    write_entries(small.path(), 3);
+    let limit = 96 << 10;
+    assert!(
+        verify_within(small.path(), limit).success(),
+        "the limit is too tight for any log"
+    );
+    assert!(
+        verify_within(dir.path(), limit).success(),
+        "verify of a 256 MiB log needed more than 96 MiB of address space"
+    );
+}

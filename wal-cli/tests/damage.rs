@@ -121,6 +121,28 @@ fn zeroed_segment_header(dir: &Path) -> String {
     "segment header is missing".into()
 }
 
+fn lost_header_of_an_unsynced_last_segment(dir: &Path) -> String {
+    // Segment 2 takes records that are written but never synced, then its header is lost
+    // (as a power loss could lose a page): nothing in it was acknowledged, a torn tail.
+    let wal = builder(dir)
+        .fsync(wal::FsyncSchedule::NoFsync)
+        .segment_size(16 << 10)
+        .precreate_segments(false)
+        .open()
+        .unwrap();
+    let mut i = 0;
+    while !segment(dir, 2).exists() || entries(dir, "t").iter().all(|e| e.segment != 2) {
+        wal.append_for_topic("t", &payload(i)).unwrap();
+        i += 1;
+        if i % 8 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    wal.abandon();
+    overwrite(&segment(dir, 2), 0, &[0; 32]);
+    format!("at {}:0)", segment(dir, 2).display())
+}
+
 fn foreign_file(dir: &Path) -> String {
     fill_three_segments(dir);
     overwrite(&segment(dir, 2), 0, b"NOTASEG!");
@@ -158,6 +180,11 @@ const CASES: &[Case] = &[
     case("torn batch", 1, torn_batch),
     case("never written", 1, never_written_segment),
     case("zeroed header", 2, zeroed_segment_header),
+    case(
+        "lost last header",
+        1,
+        lost_header_of_an_unsynced_last_segment,
+    ),
     case("foreign file", 2, foreign_file),
     case("unsupported version", 2, unsupported_version),
     case("directory", 2, directory_named_as_a_segment),
@@ -165,7 +192,10 @@ const CASES: &[Case] = &[
 
 /// `true` for the cases opening the log fixes by itself (nothing acknowledged is lost).
 fn cut_on_open(name: &str) -> bool {
-    matches!(name, "torn tail" | "torn batch" | "never written")
+    matches!(
+        name,
+        "torn tail" | "torn batch" | "never written" | "lost last header"
+    )
 }
 
 #[test]

@@ -2,19 +2,16 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::background::{self, HandlePool};
+use crate::background;
 use crate::config::{FsyncSchedule, Options, ReadConsistency, RecoveryMode};
 use crate::error::{Error, Result};
-use crate::flush::{Commit, IoState, Progress};
 use crate::format::{record_size, RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::recovery::recover;
 use crate::segment::LOCK_FILE;
-use crate::state::State;
-use crate::stats::Counters;
+use crate::source::{BackendInfo, BackendSource, Explicit};
 use crate::storage::Backend;
 use crate::wal::{Shared, Wal};
 use crate::MAX_TOPIC_NAME_LEN;
@@ -28,11 +25,11 @@ pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 & !4095;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use wal_core::{FsyncSchedule, ReadConsistency, Wal};
+/// use wal_core::{FsyncSchedule, ReadConsistency, WalBuilder};
 ///
 /// # fn main() -> wal_core::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
-/// let wal = Wal::builder()
+/// let wal = WalBuilder::new()
 ///     .dir(dir.path())
 ///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
 ///     .fsync(FsyncSchedule::SyncEach)
@@ -42,25 +39,54 @@ pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 & !4095;
 /// # drop(wal);
 /// # Ok(()) }
 /// ```
+///
+/// `S` says where the storage backend comes from ([`BackendSource`]): with the engine's
+/// own [`Explicit`] (the default), `backend` takes a backend object; the `wal` facade's
+/// builder is this type with a source that chooses among the built-in backends.
 #[derive(Debug, Clone, Default)]
-pub struct WalBuilder {
+pub struct WalBuilder<S: BackendSource = Explicit> {
     dir: Option<PathBuf>,
-    backend: Option<Arc<dyn Backend>>,
+    source: S,
+    custom: Option<Arc<dyn Backend>>,
     opts: Options,
     /// `max_entry_size` was set by the user (else it shrinks to fit small segments).
     max_entry_set: bool,
 }
 
 impl WalBuilder {
+    /// A builder whose backend object is given with [`WalBuilder::backend`] (the same as
+    /// `Wal::<Explicit>::builder()`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S: BackendSource> WalBuilder<S> {
     /// The directory holding the log (created if missing). Required.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
         self
     }
 
-    /// The storage backend. Required here; the `wal` facade crate chooses one for you.
-    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
-        self.backend = Some(backend);
+    /// Chooses the storage backend, as the builder's [`BackendSource`] understands it:
+    /// a backend object for the engine's own builder (required there), a built-in backend
+    /// by name for the `wal` facade's (default: the best one available).
+    pub fn backend(mut self, choice: S::Choice) -> Self {
+        self.source.choose(choice);
+        self
+    }
+
+    /// Uses a backend object of your own, whatever [`WalBuilder::backend`] chose (see
+    /// `docs/backends.md` for how to write one).
+    pub fn custom_backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.custom = Some(backend);
+        self
+    }
+
+    /// Changes the backend source's own settings (for sources with more than a choice,
+    /// such as the facade's io_uring probe).
+    pub fn with_source(mut self, f: impl FnOnce(&mut S)) -> Self {
+        f(&mut self.source);
         self
     }
 
@@ -168,13 +194,17 @@ impl WalBuilder {
 
     /// Opens the log: locks the directory, recovers what is there and starts the
     /// background flush thread.
-    pub fn open(self) -> Result<Wal> {
+    pub fn open(self) -> Result<Wal<S>> {
         let dir = self
             .dir
             .ok_or_else(|| Error::Config("no directory: call `.dir(path)`".into()))?;
-        let backend = self.backend.ok_or_else(|| {
-            Error::Config("no backend: call `.backend(..)` (the `wal` crate picks one)".into())
-        })?;
+        let (backend, info) = match self.custom {
+            Some(backend) => {
+                let info = BackendInfo::custom(&*backend);
+                (backend, info)
+            }
+            None => self.source.resolve()?,
+        };
         let mut opts = self.opts;
         if !self.max_entry_set {
             opts.max_entry_size = opts.max_entry_size.min(largest_entry(opts.segment_size));
@@ -182,59 +212,17 @@ impl WalBuilder {
         validate(&opts)?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
         let lock_file = lock_dir(&dir)?;
-        let mut rec = recover(
+        let recovered = recover(
             &dir,
             &*backend,
             opts.segment_size,
             opts.recovery,
             opts.keep_cut_data,
         )?;
-        let lsn = rec.active.base_lsn + rec.active.end;
-        let active_id = rec.active.id;
-        let pool = HandlePool::with_cap(opts.max_open_segments);
-        for (id, storage) in std::mem::take(&mut rec.handles) {
-            pool.insert(id, storage);
-        }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let shared = Arc::new(Shared {
-            flusher: backend.flusher(),
-            backend,
-            state: Mutex::new(State {
-                topics: rec.topics,
-                topic_list: rec.topic_list,
-                active: rec.active,
-                segments: rec.segments,
-                pending: Default::default(),
-                pending_bytes: 0,
-                spare: Vec::new(),
-            }),
-            io: Mutex::new(IoState {
-                written_lsn: lsn,
-                ..IoState::default()
-            }),
-            commit: Commit {
-                progress: Mutex::new(Progress {
-                    durable_lsn: lsn,
-                    flush_in_flight: false,
-                }),
-                changed: Default::default(),
-            },
-            written_lsn: AtomicU64::new(lsn),
-            durable_lsn: AtomicU64::new(lsn),
-            poison: OnceLock::new(),
-            pool,
-            wake: tx,
-            stats: Counters::default(),
-            tail: Default::default(),
-            spare: Mutex::default(),
-            active_id: AtomicU64::new(active_id),
-            spare_wanted: Default::default(),
-            sealed: Default::default(),
-            write_wanted: Default::default(),
-            dir,
-            opts,
-        });
-        shared.redeclare(&rec.undeclared)?;
+        let undeclared = recovered.undeclared.clone();
+        let (shared, rx) = Shared::new(dir, opts, backend, recovered);
+        let shared = Arc::new(shared);
+        shared.redeclare(&undeclared)?;
         let thread = background::spawn(shared.clone(), rx)
             .map_err(|e| Error::io("spawn flush thread", &shared.dir, None, e))?;
         tracing::debug!(dir = %shared.dir.display(), backend = shared.backend.name(), "opened log");
@@ -242,6 +230,8 @@ impl WalBuilder {
             shared,
             thread: Some(thread),
             lock_file: Some(lock_file),
+            info,
+            source: std::marker::PhantomData,
         })
     }
 }

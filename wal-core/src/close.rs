@@ -1,11 +1,11 @@
 //! Closing a log: the final flush, and the simulated crash used by tests.
 
-use crate::background::Wake;
 use crate::error::Result;
 use crate::format::{record_size, RecordKind};
-use crate::wal::{lock, Wal};
+use crate::lock::lock;
+use crate::wal::Wal;
 
-impl Wal {
+impl<S> Wal<S> {
     /// Closes the log: persists cursors, writes and syncs everything pending, stops the
     /// background thread and releases the directory. Dropping the log does the same but
     /// can only log errors.
@@ -27,7 +27,7 @@ impl Wal {
             return Ok(());
         };
         self.shutdown();
-        if self.shared.wake.send(Wake::Shutdown).is_err() {
+        if !self.shared.doorbell.ring_shutdown() {
             tracing::debug!("the background thread had already stopped");
         }
         if thread.join().is_err() {
@@ -80,7 +80,7 @@ impl Wal {
     }
 }
 
-impl Drop for Wal {
+impl<S> Drop for Wal<S> {
     fn drop(&mut self) {
         if let Err(e) = self.shut_down(true) {
             tracing::error!(error = %e, dir = %self.shared.dir.display(), "closing the log failed");

@@ -8,26 +8,32 @@ use std::time::{Duration, Instant};
 use crate::config::{FsyncSchedule, ReadConsistency};
 use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind};
+use crate::lock::lock;
 use crate::segment::segment_file_name;
 use crate::state::State;
 use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
-use crate::wal::{lock, Entry, Shared, Wal};
+use crate::wal::{Entry, Shared, Wal};
 
-/// Wakes readers blocked on the tail of a topic when something is appended.
+/// Wakes readers blocked on the tail when something is appended.
+///
+/// One generation counter for the whole log, not one per topic: an append to any topic
+/// wakes every blocked reader, and each looks at its own topic again (cheap, and it keeps
+/// the append path to one atomic load when nobody waits). Invariant: a reader registered in
+/// `waiters` before it looks for an entry is woken by any append it did not see.
 #[derive(Debug, Default)]
 pub(crate) struct Tail {
     generation: Mutex<u64>,
     appended: Condvar,
     waiters: AtomicUsize,
     /// Set by [`Wal::shutdown`]: blocked readers return, appends are refused.
-    pub closed: AtomicBool,
+    closed: AtomicBool,
 }
 
 impl Tail {
     /// Called after every append, once the entries are visible to readers.
     pub fn notify(&self) {
-        // Pairs with the SeqCst increment in `wait`: either the reader sees the entry
-        // when it looks, or this load sees the reader and wakes it.
+        // Pairs with the SeqCst increment of `waiters` in `Shared::read_blocking`: either
+        // the reader sees the entry when it looks, or this load sees the reader and wakes it.
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             *lock(&self.generation) += 1;
@@ -35,6 +41,12 @@ impl Tail {
         }
     }
 
+    /// `true` once [`Wal::shutdown`] was called or the log closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Wakes every blocked reader for good: they return [`Error::Closed`].
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         *lock(&self.generation) += 1;
@@ -95,7 +107,7 @@ impl Consumer {
     }
 }
 
-impl Wal {
+impl<S> Wal<S> {
     /// A named consumer of `topic`: a cursor of its own, persisted in the log, that
     /// survives reopens. A new consumer starts at the topic's oldest retained entry, and is
     /// registered in the log at once, so retention keeps what it has not read. The topic is
@@ -255,7 +267,7 @@ impl Shared {
         self.tail.waiters.fetch_add(1, Ordering::SeqCst);
         let result = (|| loop {
             let seen = *lock(&self.tail.generation);
-            if self.tail.closed.load(Ordering::SeqCst) {
+            if self.tail.is_closed() {
                 return Err(Error::Closed);
             }
             if let Some(e) = self.read_cursor(topic, name, None, checkpoint)?.pop() {
@@ -294,7 +306,7 @@ impl Shared {
         first: u64,
         locs: &[Location],
     ) -> Result<Vec<Entry>> {
-        if self.sealed.load(Ordering::SeqCst) {
+        if self.pool.is_closed() {
             return Err(Error::Closed);
         }
         let Some(last) = locs.iter().map(|l| l.lsn_end).max() else {
@@ -375,7 +387,7 @@ impl Shared {
 
     fn encode_cursor(&self, st: &mut State, id: u32, name: &str, cursor: u64) -> Result<u64> {
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
+        let synced = st.synced_in_active(self.commit.durable_lsn());
         st.encode(
             RecordKind::Cursor,
             0,
@@ -386,7 +398,7 @@ impl Shared {
             self.opts.write_buffer,
         );
         let lsn = st.lsn_end();
-        let durable = self.durable_lsn.load(Ordering::Acquire);
+        let durable = self.commit.durable_lsn();
         st.topic_list[id as usize]
             .cursor_mut(name)
             .persist(cursor, lsn, durable);
@@ -402,7 +414,7 @@ impl Shared {
         let def = (record_size(name.len()) + record_size(0)) as u64;
         self.check_table_room(st, def, || format!("topic {name:?}"))?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
+        let synced = st.synced_in_active(self.commit.durable_lsn());
         Ok(st.create_topic(name, synced, self.opts.write_buffer))
     }
 }

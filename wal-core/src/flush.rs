@@ -5,54 +5,70 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::ops::Range;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::lock::lock;
+use crate::pending::Chunk;
 use crate::segment::segment_file_name;
-use crate::state::Chunk;
-use crate::storage::{FlushRequest, Storage};
-use crate::wal::{lock, Shared};
+use crate::storage::{FlushRequest, Flusher, Storage};
+use crate::wal::Shared;
 
-/// State of the write phase, guarded by `Shared::io`: holding it serializes writes, so
-/// chunks reach storage in the order they were appended.
+/// The write phase's state, guarded by [`Writer`]'s mutex: holding it serializes writes,
+/// so chunks reach storage in the order they were appended.
 #[derive(Debug, Default)]
-pub(crate) struct IoState {
+struct IoState {
     /// Per segment: the storage and the range written since its last sync.
-    pub dirty: BTreeMap<u64, (Arc<dyn Storage>, Range<u64>)>,
+    dirty: BTreeMap<u64, (Arc<dyn Storage>, Range<u64>)>,
     /// LSN just past the last byte written to storage.
-    pub written_lsn: u64,
+    written_lsn: u64,
     /// The appends counter when the last written chunk was taken.
-    pub appends_written: u64,
+    appends_written: u64,
     /// The appends counter covered by the last successful flush.
-    pub appends_flushed: u64,
-    /// Set by [`Shared::seal`]: the log is closed and writes nothing more.
-    pub closed: bool,
+    appends_flushed: u64,
+    /// Set by [`Writer::close`]: the log is closed and writes nothing more.
+    closed: bool,
 }
 
-/// Progress of the sync phase, guarded by `Shared::progress` and signalled on its condvar.
-#[derive(Debug, Default)]
-pub(crate) struct Progress {
-    pub durable_lsn: u64,
-    pub flush_in_flight: bool,
+/// The write phase: the only code that writes record bytes to segments once a log is
+/// open, and the backend's flusher that makes them durable.
+///
+/// Invariants: chunks are written in append order (the whole queue is taken and written
+/// front to back under the mutex; a chunk refused for lack of space goes back to the front
+/// of the queue); `written_lsn` only grows; once closed, nothing is written.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    io: Mutex<IoState>,
+    /// Mirror of `IoState::written_lsn`, for lock-free checks.
+    written_lsn: AtomicU64,
+    flusher: Arc<dyn Flusher>,
 }
 
-/// The pair a flush leader and its waiters meet on.
-#[derive(Debug, Default)]
-pub(crate) struct Commit {
-    pub progress: Mutex<Progress>,
-    pub changed: Condvar,
+impl Writer {
+    /// A writer whose storage is written up to `lsn`.
+    pub fn new(flusher: Arc<dyn Flusher>, lsn: u64) -> Self {
+        Self {
+            io: Mutex::new(IoState {
+                written_lsn: lsn,
+                ..IoState::default()
+            }),
+            written_lsn: AtomicU64::new(lsn),
+            flusher,
+        }
+    }
+
+    /// From now on every write fails with [`Error::Closed`] (see `Shared::seal`).
+    pub fn close(&self) {
+        lock(&self.io).closed = true;
+    }
 }
 
 impl Shared {
     /// Fails with [`Error::Poisoned`] once a flush has failed.
     pub(crate) fn check_poison(&self) -> Result<()> {
-        match self.poison.get() {
-            Some(cause) => Err(Error::Poisoned {
-                cause: cause.clone(),
-            }),
-            None => Ok(()),
-        }
+        self.poison.check()
     }
 
     /// Records `err` as the failure that poisons the log (the first one wins) and returns
@@ -60,7 +76,7 @@ impl Shared {
     pub(crate) fn poison(&self, err: Error) -> Error {
         tracing::error!(error = %err, dir = %self.dir.display(), "the log is poisoned; reopen it to recover");
         self.stats.flush_errors.inc();
-        let cause = self.poison.get_or_init(|| Arc::new(err)).clone();
+        let cause = self.poison.set(err);
         Error::Poisoned { cause }
     }
 
@@ -93,14 +109,13 @@ impl Shared {
     }
 
     fn write_pending_unguarded(&self) -> Result<()> {
-        let mut io = lock(&self.io);
+        let mut io = lock(&self.writer.io);
         if io.closed {
             return Err(Error::Closed);
         }
         let (mut chunks, appends) = {
             let mut st = lock(&self.state);
-            st.pending_bytes = 0;
-            (std::mem::take(&mut st.pending), self.stats.appends.get())
+            (st.pending.take(), self.stats.appends.get())
         };
         while let Some(chunk) = chunks.pop_front() {
             if let Err(e) = self.write_chunk(&mut io, &chunk) {
@@ -138,14 +153,10 @@ impl Shared {
                 .map_err(|e| self.poison(Error::io("sync (seal)", path(), None, e)))?;
             io.dirty.remove(&chunk.segment);
         }
-        let base = {
-            let st = lock(&self.state);
-            st.segments.get(&chunk.segment).map(|m| m.base_lsn)
-        };
-        if let Some(base) = base {
-            io.written_lsn = io.written_lsn.max(base + chunk.end());
-            self.written_lsn.store(io.written_lsn, Ordering::Release);
-        }
+        io.written_lsn = io.written_lsn.max(chunk.lsn_end());
+        self.writer
+            .written_lsn
+            .store(io.written_lsn, Ordering::Release);
         Ok(())
     }
 
@@ -166,25 +177,20 @@ impl Shared {
             };
         }
         tracing::warn!(error = %err, "write failed for lack of space; it will be retried");
-        let mut st = lock(&self.state);
         let mut requeued = rest;
         requeued.push_front(chunk);
-        st.pending_bytes += requeued.iter().map(|c| c.bytes.len()).sum::<usize>();
-        requeued.extend(std::mem::take(&mut st.pending));
-        st.pending = requeued;
+        lock(&self.state).pending.requeue_front(requeued);
         err
     }
 
     fn recycle(&self, bytes: Vec<u8>) {
-        let mut st = lock(&self.state);
-        if st.spare.len() < 4 && bytes.capacity() <= self.opts.write_buffer.saturating_mul(2) {
-            st.spare.push(bytes);
-        }
+        let max = self.opts.write_buffer.saturating_mul(2);
+        lock(&self.state).pending.recycle(bytes, max);
     }
 
     /// Makes sure the record ending at `lsn` has reached the operating system.
     pub(crate) fn ensure_written(&self, lsn: u64) -> Result<()> {
-        if self.written_lsn.load(Ordering::Acquire) >= lsn {
+        if self.writer.written_lsn.load(Ordering::Acquire) >= lsn {
             return Ok(());
         }
         self.check_poison()?;
@@ -195,34 +201,9 @@ impl Shared {
     /// flight (group commit: a flush covers every writer that queued while the previous
     /// one ran).
     pub(crate) fn wait_durable_lsn(&self, lsn: u64) -> Result<()> {
-        let mut p = lock(&self.commit.progress);
-        loop {
-            // Data synced before a failure stays durable; only what is not yet durable
-            // is refused once the log is poisoned.
-            if p.durable_lsn >= lsn {
-                return Ok(());
-            }
-            self.check_poison()?;
-            if !p.flush_in_flight {
-                p.flush_in_flight = true;
-                drop(p);
-                let result = self.guard_panic("flush", || self.flush_cycle());
-                p = lock(&self.commit.progress);
-                p.flush_in_flight = false;
-                if let Ok(durable) = result {
-                    p.durable_lsn = p.durable_lsn.max(durable);
-                    self.durable_lsn.store(p.durable_lsn, Ordering::Release);
-                }
-                self.commit.changed.notify_all();
-                result?;
-                continue;
-            }
-            p = self
-                .commit
-                .changed
-                .wait(p)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
+        self.commit.wait(lsn, &self.poison, || {
+            self.guard_panic("flush", || self.flush_cycle())
+        })
     }
 
     /// One flush: write what is pending, then sync every dirty storage in one call to the
@@ -231,7 +212,7 @@ impl Shared {
         let started = std::time::Instant::now();
         self.write_pending()?;
         let (requests, written, entries) = {
-            let mut io = lock(&self.io);
+            let mut io = lock(&self.writer.io);
             let requests: Vec<FlushRequest> = std::mem::take(&mut io.dirty)
                 .into_values()
                 .map(|(storage, dirty)| FlushRequest { storage, dirty })
@@ -243,7 +224,7 @@ impl Shared {
         if requests.is_empty() {
             return Ok(written);
         }
-        let results = self.flusher.flush(&requests);
+        let results = self.writer.flusher.flush(&requests);
         if results.len() != requests.len() {
             return Err(self.poison(Error::io(
                 "sync",

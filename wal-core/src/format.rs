@@ -106,7 +106,7 @@ fn crc_seed(segment_id: u64) -> u32 {
 }
 
 /// Appends one record (header, payload, zero padding) to `out`.
-#[allow(clippy::too_many_arguments)] // reason: one flat record; a struct would only rename them
+#[allow(clippy::too_many_arguments)] // reason: the record's on-disk fields, in order; `RecordHeader` is the decoded form and also holds `crc` and `len`, which encoding computes
 pub fn encode_record(
     out: &mut Vec<u8>,
     segment_id: u64,

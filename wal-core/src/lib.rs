@@ -7,11 +7,11 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use wal_core::{FsyncSchedule, Wal};
+//! use wal_core::{FsyncSchedule, WalBuilder};
 //!
 //! # fn main() -> wal_core::Result<()> {
 //! let dir = tempfile::tempdir().unwrap();
-//! let wal = Wal::builder()
+//! let wal = WalBuilder::new()
 //!     .dir(dir.path())
 //!     .backend(Arc::new(wal_backend_std::StdBackend::default()))
 //!     .fsync(FsyncSchedule::SyncEach)
@@ -26,17 +26,23 @@
 mod background;
 pub mod builder;
 mod close;
+mod commit;
 pub mod config;
 mod consumer;
 pub mod error;
 mod flush;
 pub mod format;
 pub mod inspect;
+mod lock;
+mod pending;
+mod poison;
+mod pool;
 mod precreate;
 mod recovery;
 mod replay;
 mod retention;
 pub mod segment;
+pub mod source;
 mod state;
 mod stats;
 pub mod storage;
@@ -48,6 +54,7 @@ pub use builder::WalBuilder;
 pub use config::{FsyncSchedule, ReadConsistency, RecoveryMode};
 pub use consumer::Consumer;
 pub use error::{Error, Result, TopicNameProblem};
+pub use source::{BackendInfo, BackendSource, Explicit};
 pub use stats::Stats;
 pub use storage::{Backend, FlushRequest, Flusher, SequentialFlusher, Storage};
 pub use topic::{validate_topic_name, MAX_TOPIC_NAME_LEN};

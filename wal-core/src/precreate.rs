@@ -5,16 +5,20 @@
 //! written blocks), and creating a segment in the append path costs a file creation and a
 //! directory sync (0.25 ms; zero-filling 64 MiB would cost 35 ms or more). So once the
 //! active segment is half full, the background thread creates the next one, writes its
-//! zeros, syncs it and the directory, and parks it here; rollover takes it. A spare left
-//! at a crash is an all-zero trailing segment, which recovery removes.
+//! zeros and its header, syncs it and the directory, and parks it here; rollover takes it.
+//! A spare left at a crash is a trailing segment with nothing after its header, which
+//! recovery removes. Either way a segment's header is durable before its first record is
+//! written.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::format;
+use crate::lock::lock;
 use crate::segment::segment_file_name;
 use crate::storage::Storage;
-use crate::wal::{lock, Shared};
+use crate::wal::Shared;
 
 /// A prepared segment file.
 #[derive(Debug)]
@@ -23,20 +27,56 @@ pub(crate) struct Spare {
     pub storage: Arc<dyn Storage>,
 }
 
-/// The pre-creator's slot, guarded by `Shared::spare`: the prepared segment, if any, and
-/// whether the log is closed (then no segment file is created any more, by preparation or
-/// by rollover).
+/// The pre-creator's slot: the prepared segment, if any, and whether the log is closed
+/// (then no segment file is created any more, by preparation or by rollover).
 #[derive(Debug, Default)]
-pub(crate) struct SpareSlot {
+struct SpareSlot {
     spare: Option<Spare>,
     closed: bool,
 }
 
-impl SpareSlot {
-    /// Closes the slot; returns the prepared segment, if any, for the caller to discard.
-    pub fn close(&mut self) -> Option<Spare> {
-        self.closed = true;
-        self.spare.take()
+/// The segment made ahead of time, and the requests for it.
+///
+/// Invariants: a spare's id is `active_id + 1` when rollover takes it (a stale one is
+/// removed); preparation and rollover never both create a file, because rollover holds the
+/// slot's lock from its choice to the creation, and sets `active_id` under it; once closed,
+/// no segment file is created. Lock order: the state lock, then the slot's.
+#[derive(Debug)]
+pub(crate) struct Precreator {
+    slot: Mutex<SpareSlot>,
+    /// Mirror of the active segment's id, readable without the state lock.
+    active_id: AtomicU64,
+    /// Set once the background thread was asked to prepare the next segment.
+    wanted: AtomicBool,
+}
+
+impl Precreator {
+    /// A pre-creator for a log whose active segment is `active_id`.
+    pub fn new(active_id: u64) -> Self {
+        Self {
+            slot: Mutex::default(),
+            active_id: AtomicU64::new(active_id),
+            wanted: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks for the next segment; `true` if it was not asked for already (then the caller
+    /// wakes the background thread).
+    pub fn request(&self) -> bool {
+        !self.wanted.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the next segment was asked for.
+    pub fn requested(&self) -> bool {
+        self.wanted.load(Ordering::Acquire)
+    }
+
+    /// Closes the slot; returns the prepared segment's id, if any (left as a segment with
+    /// nothing after its header, which the next open removes).
+    pub fn close(&self) -> Option<u64> {
+        let mut slot = lock(&self.slot);
+        slot.closed = true;
+        slot.spare.take().map(|s| s.id)
     }
 }
 
@@ -50,12 +90,13 @@ impl Shared {
         if !self.opts.precreate_segments {
             return Ok(());
         }
-        let mut slot = lock(&self.spare);
+        let pre = &self.precreator;
+        let mut slot = lock(&pre.slot);
         if slot.closed {
             return Ok(());
         }
-        // Read without the state lock (lock order is state, then spare).
-        let id = self.active_id.load(Ordering::Acquire) + 1;
+        // Read without the state lock (lock order is state, then slot).
+        let id = pre.active_id.load(Ordering::Acquire) + 1;
         if slot.spare.as_ref().is_some_and(|s| s.id == id) {
             return Ok(());
         }
@@ -68,6 +109,7 @@ impl Shared {
             .create(&path, self.opts.segment_size)
             .map_err(|e| Error::io("create segment ahead of time", &path, None, e))?;
         let filled = zero_fill(&*storage, self.opts.segment_size)
+            .and_then(|()| storage.write_at(0, &format::encode_segment_header(id)))
             .and_then(|()| storage.sync())
             .and_then(|()| self.backend.sync_dir(&self.dir));
         if let Err(e) = filled {
@@ -85,7 +127,8 @@ impl Shared {
     /// throughout (waiting for a preparation in progress), so that preparation and
     /// rollover never both create the same file.
     pub(crate) fn next_segment(&self, id: u64, path: &std::path::Path) -> Result<Arc<dyn Storage>> {
-        let mut slot = lock(&self.spare);
+        let pre = &self.precreator;
+        let mut slot = lock(&pre.slot);
         if slot.closed {
             return Err(Error::Closed);
         }
@@ -101,9 +144,19 @@ impl Shared {
             Some(storage) => storage,
             None => {
                 let storage = self.guard_panic("create segment", || {
-                    self.backend
+                    let storage = self
+                        .backend
                         .create(path, self.opts.segment_size)
-                        .map_err(|e| Error::io("create segment", path, None, e))
+                        .map_err(|e| Error::io("create segment", path, None, e))?;
+                    // The header is durable before the segment takes a record, so a crash
+                    // can never leave a segment whose records outlive its header.
+                    storage
+                        .write_at(0, &format::encode_segment_header(id))
+                        .and_then(|()| storage.sync())
+                        .map_err(|e| {
+                            self.poison(Error::io("write segment header", path, Some(0), e))
+                        })?;
+                    Ok(storage)
                 })?;
                 let synced =
                     self.guard_panic("sync directory", || Ok(self.backend.sync_dir(&self.dir)))?;
@@ -116,13 +169,14 @@ impl Shared {
             }
         };
         // Set while the spare lock is held: preparation reads it under the same lock.
-        self.active_id.store(id, Ordering::Release);
+        pre.active_id.store(id, Ordering::Release);
+        pre.wanted.store(false, Ordering::Release);
         Ok(storage)
     }
 
     /// Removes an unused spare (at close), so a closed log holds only its data.
     pub(crate) fn discard_spare(&self) -> Result<()> {
-        let Some(spare) = lock(&self.spare).spare.take() else {
+        let Some(spare) = lock(&self.precreator.slot).spare.take() else {
             return Ok(());
         };
         drop(spare.storage);

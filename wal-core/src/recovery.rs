@@ -328,12 +328,13 @@ fn create_first_segment(
     let storage = backend
         .create(&path, size)
         .map_err(|e| Error::io("create segment", &path, None, e))?;
+    storage
+        .write_at(0, &format::encode_segment_header(id))
+        .and_then(|()| storage.sync())
+        .map_err(|e| Error::io("write segment header", &path, Some(0), e))?;
     backend
         .sync_dir(dir)
         .map_err(|e| Error::io("sync directory", dir, None, e))?;
-    storage
-        .write_at(0, &format::encode_segment_header(id))
-        .map_err(|e| Error::io("write", &path, Some(0), e))?;
     Ok(ActiveSegment {
         id,
         storage,

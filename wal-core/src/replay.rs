@@ -66,7 +66,16 @@ impl Replayer {
                 if !consumer.is_empty() {
                     validate_topic_name(consumer).map_err(|e| e.to_string())?;
                 }
-                let c = self.topic_mut(h.topic)?.cursor_mut(consumer);
+                let t = self.topic_mut(h.topic)?;
+                if h.offset > t.next_offset {
+                    // A writer never persists a cursor past what it appended: trusting one
+                    // would make the consumer skip entries appended after recovery.
+                    return Err(format!(
+                        "cursor {consumer:?} at offset {} past the topic's end {}",
+                        h.offset, t.next_offset
+                    ));
+                }
+                let c = t.cursor_mut(consumer);
                 c.cursor = h.offset;
                 c.persist(h.offset, 0, 0);
                 Ok(())

@@ -1,13 +1,15 @@
 //! Reclaiming disk: deleting old segments once every cursor has passed them, and explicit
 //! truncation of a topic.
 
-use std::sync::atomic::Ordering;
+use std::io;
 
 use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind};
-use crate::wal::{lock, Shared, Wal};
+use crate::lock::lock;
+use crate::segment::segment_file_name;
+use crate::wal::{Shared, Wal};
 
-impl Wal {
+impl<S> Wal<S> {
     /// Forgets the entries of `topic` below `offset`, for programs that track their own
     /// positions (a Raft log after a snapshot). Reads of them give
     /// [`Error::OffsetReclaimed`]; cursors below `offset` move up to it; segments holding
@@ -34,7 +36,7 @@ impl Wal {
                 });
             }
             shared.ensure_room(&mut st, record_size(0) as u64)?;
-            let synced = st.synced_in_active(shared.durable_lsn.load(Ordering::Acquire));
+            let synced = st.synced_in_active(shared.commit.durable_lsn());
             st.encode(
                 RecordKind::Truncate,
                 0,
@@ -45,12 +47,12 @@ impl Wal {
                 shared.opts.write_buffer,
             );
             let lsn = st.lsn_end();
-            let durable = shared.durable_lsn.load(Ordering::Acquire);
+            let durable = shared.commit.durable_lsn();
             st.topic_list[id as usize].truncate_before(offset, lsn, durable);
             lsn
         };
         shared.ensure_written(lsn)?;
-        shared.wake_reclaimer();
+        shared.doorbell.ring_maintain();
         Ok(())
     }
 
@@ -97,7 +99,7 @@ impl Shared {
             let Some(next) = st.segments.get(&(oldest + 1)) else {
                 break;
             };
-            let durable = self.durable_lsn.load(Ordering::Acquire);
+            let durable = self.commit.durable_lsn();
             if durable < next.base_lsn + next.preamble_end {
                 break;
             }
@@ -132,5 +134,27 @@ impl Shared {
         }
         self.delete_doomed();
         Ok(dropped)
+    }
+
+    /// Deletes doomed segments that no reader holds, oldest first, syncing the directory
+    /// after each removal: on a file system without a journal, removals not yet synced may
+    /// persist in any order, and a later segment gone while an earlier one is back would be
+    /// a gap in the log. On a failure the rest waits for the next round.
+    pub(crate) fn delete_doomed(&self) {
+        let ready = self.pool.take_deletable();
+        for (i, &id) in ready.iter().enumerate() {
+            let path = self.dir.join(segment_file_name(id));
+            let removed = match self.backend.remove(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()), // done by an earlier try
+                other => other,
+            };
+            let synced = removed.and_then(|()| self.backend.sync_dir(&self.dir));
+            if let Err(e) = synced {
+                // Retry from here: removing an already removed file is a no-op.
+                tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
+                self.pool.requeue(ready[i..].iter().copied());
+                return;
+            }
+        }
     }
 }

@@ -1,33 +1,14 @@
 //! The append-side state, guarded by one mutex: topics, the active segment and the buffer
 //! of encoded records not yet written to storage.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
 use crate::format::{self, record_size, RecordKind, SEGMENT_HEADER_LEN};
+use crate::pending::PendingQueue;
 use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta};
-use crate::storage::Storage;
 use crate::topic::TopicState;
 use crate::wal::Shared;
-
-/// Encoded bytes waiting to be written at `pos` of one segment.
-#[derive(Debug)]
-pub(crate) struct Chunk {
-    pub segment: u64,
-    pub storage: Arc<dyn Storage>,
-    pub pos: u64,
-    pub bytes: Vec<u8>,
-    /// The segment is complete after this chunk: the writer syncs it before it writes any
-    /// later chunk, so a segment with data in it always follows fully durable ones.
-    pub seal: bool,
-}
-
-impl Chunk {
-    pub fn end(&self) -> u64 {
-        self.pos + self.bytes.len() as u64
-    }
-}
 
 /// Everything the append path changes.
 #[derive(Debug)]
@@ -37,10 +18,7 @@ pub(crate) struct State {
     pub topic_list: Vec<TopicState>,
     pub active: ActiveSegment,
     pub segments: BTreeMap<u64, SegmentMeta>,
-    pub pending: VecDeque<Chunk>,
-    pub pending_bytes: usize,
-    /// Written buffers kept for reuse, so the append path does not fault in fresh pages.
-    pub spare: Vec<Vec<u8>>,
+    pub pending: PendingQueue,
 }
 
 impl State {
@@ -59,7 +37,7 @@ impl State {
 
     /// Appends one record to the pending buffer; returns its position in the active segment.
     /// The caller has made room for it.
-    #[allow(clippy::too_many_arguments)] // reason: mirrors format::encode_record
+    #[allow(clippy::too_many_arguments)] // reason: the fields of format::encode_record, less the segment id it knows
     pub fn encode(
         &mut self,
         kind: RecordKind,
@@ -72,48 +50,11 @@ impl State {
     ) -> u32 {
         let pos = self.active.end;
         let segment = self.active.id;
-        let chunk = self.chunk_at_end(buffer_capacity);
-        format::encode_record(
-            &mut chunk.bytes,
-            segment,
-            kind,
-            flags,
-            topic,
-            offset,
-            synced,
-            payload,
-        );
-        let size = record_size(payload.len());
-        self.active.end += size as u64;
-        self.pending_bytes += size;
+        self.pending.append(&self.active, buffer_capacity, |out| {
+            format::encode_record(out, segment, kind, flags, topic, offset, synced, payload);
+        });
+        self.active.end += record_size(payload.len()) as u64;
         pos as u32
-    }
-
-    /// The pending chunk that ends where the active segment's appended bytes end.
-    fn chunk_at_end(&mut self, buffer_capacity: usize) -> &mut Chunk {
-        let end = self.active.end;
-        let reusable = matches!(self.pending.back(),
-            Some(c) if c.segment == self.active.id && !c.seal && c.end() == end);
-        if !reusable {
-            let bytes = self.fresh_buffer(buffer_capacity);
-            self.pending.push_back(Chunk {
-                segment: self.active.id,
-                storage: self.active.storage.clone(),
-                pos: end,
-                bytes,
-                seal: false,
-            });
-        }
-        self.pending.back_mut().expect("a chunk was just ensured")
-    }
-
-    /// An empty buffer for a new chunk: a written one reused if there is one.
-    pub fn fresh_buffer(&mut self, capacity: usize) -> Vec<u8> {
-        let mut bytes = self.spare.pop().unwrap_or_default();
-        bytes.clear();
-        // A chunk never holds more than one segment, whatever `write_buffer` says.
-        bytes.reserve(capacity.min(self.active.capacity as usize));
-        bytes
     }
 
     /// Bytes the preamble of a new segment takes: every topic's definition and cursors.
@@ -219,22 +160,10 @@ impl Shared {
         let id = st.active.id + 1;
         let path = self.dir.join(segment_file_name(id));
         let storage = self.next_segment(id, &path)?;
-        self.spare_wanted
-            .store(false, std::sync::atomic::Ordering::Release);
         tracing::debug!(segment = id, "rolled over to a new segment");
 
         // Seal the old segment: its last pending chunk (or an empty one) carries the mark.
-        let end = st.active.end;
-        match st.pending.back_mut() {
-            Some(c) if c.segment == st.active.id && c.end() == end => c.seal = true,
-            _ => st.pending.push_back(Chunk {
-                segment: st.active.id,
-                storage: st.active.storage.clone(),
-                pos: end,
-                bytes: Vec::new(),
-                seal: true,
-            }),
-        }
+        st.pending.seal(&st.active);
 
         let base_lsn = st.active.base_lsn + st.active.capacity;
         if let Some(old) = st.segments.get_mut(&st.active.id) {
@@ -260,17 +189,9 @@ impl Shared {
         };
         self.stats.segments_created.inc();
 
-        let mut header = st.fresh_buffer(self.opts.write_buffer);
-        header.extend_from_slice(&format::encode_segment_header(id));
-        st.active.end = header.len() as u64;
-        st.pending_bytes += header.len();
-        st.pending.push_back(Chunk {
-            segment: id,
-            storage,
-            pos: 0,
-            bytes: header,
-            seal: false,
-        });
+        // The header is already on disk (written and synced when the file was made).
+        st.active.end = format::SEGMENT_HEADER_LEN as u64;
+        st.pending.start_segment(&st.active, self.opts.write_buffer);
         let cap = self.opts.write_buffer;
         for t in 0..st.topic_list.len() as u32 {
             st.declare_topic(t, 0, cap);
@@ -279,7 +200,7 @@ impl Shared {
         if let Some(meta) = st.segments.get_mut(&id) {
             meta.preamble_end = end;
         }
-        self.wake_reclaimer();
+        self.doorbell.ring_maintain();
         Ok(())
     }
 
@@ -289,7 +210,7 @@ impl Shared {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut st = crate::wal::lock(&self.state);
+        let mut st = crate::lock::lock(&self.state);
         let cap = self.opts.write_buffer;
         for &id in ids {
             let need = st.topic_list[id as usize].declaration_len();
@@ -298,8 +219,7 @@ impl Shared {
             if rolled {
                 return Ok(()); // the new segment's preamble declares every topic
             }
-            let synced =
-                st.synced_in_active(self.durable_lsn.load(std::sync::atomic::Ordering::Acquire));
+            let synced = st.synced_in_active(self.commit.durable_lsn());
             st.declare_topic(id, synced, cap);
         }
         Ok(())

@@ -1,24 +1,32 @@
 //! The log itself: [`Wal`] and its public API.
 
 use std::fs::File;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex};
+
+use crate::lock::lock;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::Receiver;
 
-use crate::background::{HandlePool, Wake};
+use crate::background::{Doorbell, Wake};
 use crate::builder::WalBuilder;
+use crate::commit::GroupCommit;
 use crate::config::{FsyncSchedule, Options, ReadConsistency};
 use crate::consumer::Tail;
 use crate::error::{Error, Result};
-use crate::flush::{Commit, IoState};
+use crate::flush::Writer;
 use crate::format::{record_size, RecordKind, FLAG_BATCH, FLAG_BATCH_END, MAX_RECORD_OFFSET};
+use crate::poison::Poison;
+use crate::pool::HandlePool;
+use crate::precreate::Precreator;
+use crate::recovery::Recovered;
+use crate::source::{BackendInfo, BackendSource, Explicit};
 use crate::state::State;
 use crate::stats::{Counters, Stats};
-use crate::storage::{Backend, Flusher};
+use crate::storage::Backend;
 use crate::topic::{validate_topic_name, Location, SHARED_CURSOR};
 
 /// One entry read back from a topic.
@@ -30,41 +38,41 @@ pub struct Entry {
     pub data: Vec<u8>,
 }
 
-/// Locks a mutex, carrying on if another thread panicked while holding it: every critical
-/// section leaves the state consistent before anything that could panic.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// What the log's threads share.
+/// What the log's threads share: a few components, each a type with private state, its own
+/// lock and its invariants stated on it, plus the log's fixed settings.
+///
+/// # Lock order
+///
+/// A reader's cursor lock (`CursorState::lock`, one reader per cursor) → the writer's `io`
+/// lock ([`Writer`]) → the `state` lock ([`State`]) → the pre-creator's slot
+/// ([`Precreator`]) → the pool's locks ([`HandlePool`]: deletion queue, handles, pins, in
+/// that order). Nothing takes a lock to the left of one it holds. [`GroupCommit`]'s
+/// progress lock and [`Tail`]'s generation lock are taken with no other engine lock held
+/// (appenders drop `state` before they notify), and neither is held across I/O; rollover
+/// is the one place that holds `state` across I/O (segment creation).
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The log directory.
     pub dir: PathBuf,
+    /// The validated settings.
     pub opts: Options,
     pub backend: Arc<dyn Backend>,
-    pub flusher: Arc<dyn Flusher>,
+    /// The append-side state: topics, segments, the active segment, the pending queue.
     pub state: Mutex<State>,
-    pub io: Mutex<IoState>,
-    pub commit: Commit,
-    /// Mirrors of `IoState::written_lsn` and `Progress::durable_lsn` for lock-free checks.
-    pub written_lsn: AtomicU64,
-    pub durable_lsn: AtomicU64,
-    pub poison: OnceLock<Arc<Error>>,
+    /// The write phase (the only writer of record bytes once open).
+    pub writer: Writer,
+    /// Group commit: the sync phase and its waiters.
+    pub commit: GroupCommit,
+    pub poison: Poison,
+    /// Segment handles for readers, and deletion once no reader needs a segment.
     pub pool: HandlePool,
-    pub wake: Sender<Wake>,
-    pub stats: Counters,
+    /// The next segment, made ahead of time.
+    pub precreator: Precreator,
+    /// Wakes the background thread.
+    pub doorbell: Doorbell,
+    /// Wakes readers blocked on the tail; closed by `shutdown`.
     pub tail: Tail,
-    /// The segment prepared ahead of time (see `precreate.rs`).
-    pub spare: Mutex<crate::precreate::SpareSlot>,
-    /// Mirror of the active segment's id, readable without the state lock.
-    pub active_id: AtomicU64,
-    /// Set once the background thread was asked to prepare the next segment.
-    pub spare_wanted: std::sync::atomic::AtomicBool,
-    /// Set when the log is closed or abandoned: from then on nothing reads or writes the
-    /// directory, which another instance may own already (see [`Shared::seal`]).
-    pub sealed: std::sync::atomic::AtomicBool,
-    /// An appender asked the background thread to write the buffer out.
-    pub write_wanted: std::sync::atomic::AtomicBool,
+    pub stats: Counters,
 }
 
 /// A write-ahead log of named topics in one directory.
@@ -72,17 +80,32 @@ pub(crate) struct Shared {
 /// Open one with [`Wal::builder`]. All methods take `&self`: share a `Wal` between threads
 /// with an `Arc`. Dropping it flushes and syncs what is pending, persists cursors and
 /// releases the directory; [`Wal::close`] does the same and reports errors.
+///
+/// `S` is where the builder got the storage backend from ([`BackendSource`]); it changes
+/// nothing once the log is open. The `wal` facade crate's `Wal` is this type with its
+/// built-in backend chooser.
 #[derive(Debug)]
-pub struct Wal {
+pub struct Wal<S = Explicit> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) thread: Option<JoinHandle<()>>,
     pub(crate) lock_file: Option<File>,
+    pub(crate) info: BackendInfo,
+    pub(crate) source: PhantomData<fn() -> S>,
 }
 
-impl Wal {
-    /// Starts configuring a log. The directory and the backend are required.
-    pub fn builder() -> WalBuilder {
+impl<S: BackendSource> Wal<S> {
+    /// Starts configuring a log. The directory is required; so is the backend with the
+    /// engine's own [`Explicit`] source (`Wal::<Explicit>::builder()`, or
+    /// [`WalBuilder::new`]), while the `wal` facade chooses one by default.
+    pub fn builder() -> WalBuilder<S> {
         WalBuilder::default()
+    }
+}
+
+impl<S> Wal<S> {
+    /// Which backend was asked for, which one is in use, and why they differ.
+    pub fn backend_info(&self) -> &BackendInfo {
+        &self.info
     }
 
     /// The directory this log lives in.
@@ -180,7 +203,7 @@ impl Wal {
 
     /// The highest offset of `topic` that is durable, if any.
     pub fn durable_offset(&self, topic: &str) -> Option<u64> {
-        let durable = self.shared.durable_lsn.load(Ordering::Acquire);
+        let durable = self.shared.commit.durable_lsn();
         let st = lock(&self.shared.state);
         let id = *st.topics.get(topic)?;
         st.topic_list[id as usize].durable_offset(durable)
@@ -196,6 +219,43 @@ impl Wal {
 }
 
 impl Shared {
+    /// The shared state of a log opened in `dir` with `opts` and `backend`, from what
+    /// recovery rebuilt; returns it with the receiver the background thread listens on.
+    pub(crate) fn new(
+        dir: PathBuf,
+        opts: Options,
+        backend: Arc<dyn Backend>,
+        mut recovered: Recovered,
+    ) -> (Self, Receiver<Wake>) {
+        let lsn = recovered.active.base_lsn + recovered.active.end;
+        let pool = HandlePool::with_cap(opts.max_open_segments);
+        for (id, storage) in std::mem::take(&mut recovered.handles) {
+            pool.insert(id, storage);
+        }
+        let (doorbell, rx) = Doorbell::new();
+        let shared = Self {
+            writer: Writer::new(backend.flusher(), lsn),
+            commit: GroupCommit::new(lsn),
+            poison: Poison::default(),
+            pool,
+            precreator: Precreator::new(recovered.active.id),
+            doorbell,
+            tail: Tail::default(),
+            stats: Counters::default(),
+            state: Mutex::new(State {
+                topics: recovered.topics,
+                topic_list: recovered.topic_list,
+                active: recovered.active,
+                segments: recovered.segments,
+                pending: Default::default(),
+            }),
+            dir,
+            opts,
+            backend,
+        };
+        (shared, rx)
+    }
+
     /// Ends this log's hold on its directory, by construction: the write phase (the only
     /// code that writes to segments) refuses under the `io` lock, segment creation refuses
     /// under the pre-creator's lock, the deletion queue is dropped and every pooled handle
@@ -205,14 +265,10 @@ impl Shared {
     /// released.
     pub(crate) fn seal(&self) {
         self.tail.close();
-        lock(&self.io).closed = true;
-        self.sealed.store(true, Ordering::SeqCst);
-        if let Some(spare) = lock(&self.spare).close() {
-            // Left as an all-zero trailing segment, which the next open removes.
-            tracing::debug!(
-                segment = spare.id,
-                "closing with an unused prepared segment"
-            );
+        self.writer.close();
+        if let Some(id) = self.precreator.close() {
+            // Nothing after its header: the next open removes it.
+            tracing::debug!(segment = id, "closing with an unused prepared segment");
         }
         self.pool.close();
     }
@@ -222,7 +278,7 @@ impl Shared {
     /// itself still persists cursors and syncs.
     pub(crate) fn check_open(&self) -> Result<()> {
         self.check_poison()?;
-        if self.tail.closed.load(Ordering::SeqCst) {
+        if self.tail.is_closed() {
             return Err(Error::Closed);
         }
         Ok(())
@@ -253,7 +309,7 @@ impl Shared {
             0
         };
         self.ensure_room(&mut st, bytes + def)?;
-        let synced = st.synced_in_active(self.durable_lsn.load(Ordering::Acquire));
+        let synced = st.synced_in_active(self.commit.durable_lsn());
         let id = match known {
             Some(id) => id,
             None => st.create_topic(topic, synced, cap),
@@ -285,11 +341,11 @@ impl Shared {
         self.stats.appends.add(n);
         let half_full = st.active.end * 2 >= st.active.capacity;
         let lsn = st.lsn_end();
-        let pending = st.pending_bytes;
+        let pending = st.pending.bytes();
         drop(st);
         self.tail.notify();
-        if half_full && !self.spare_wanted.swap(true, Ordering::AcqRel) {
-            self.wake_reclaimer();
+        if half_full && self.precreator.request() {
+            self.doorbell.ring_maintain();
         }
         self.stats
             .append_bytes
@@ -297,7 +353,7 @@ impl Shared {
         if pending >= self.opts.max_pending {
             self.write_pending()?;
         } else if pending >= self.opts.write_buffer {
-            self.wake_writer();
+            self.doorbell.ring_write();
         }
         Ok((first..first + n, lsn))
     }

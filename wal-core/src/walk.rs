@@ -109,6 +109,22 @@ impl<'a> Reader<'a> {
         read_exact_at(storage, pos, out).map_err(|e| Error::io("read", path, Some(pos), e))
     }
 
+    /// Reads `pos..pos + n` (`n` at most [`WINDOW`]) into the scratch buffer, which holds
+    /// reads that must not move the window.
+    fn read_scratch(&mut self, pos: u64, n: usize) -> Result<&[u8]> {
+        if self.scratch.len() < n {
+            self.scratch.resize(n, 0);
+        }
+        Self::read(
+            self.storage,
+            self.path,
+            &mut self.stats,
+            pos,
+            &mut self.scratch[..n],
+        )?;
+        Ok(&self.scratch[..n])
+    }
+
     /// The bytes at `pos..pos + n` (`n` at most [`WINDOW`]), fewer where the file ends.
     pub fn bytes(&mut self, pos: u64, n: usize) -> Result<&[u8]> {
         debug_assert!(n <= WINDOW);
@@ -151,17 +167,7 @@ impl<'a> Reader<'a> {
         }
         while from < to {
             let n = ((to - from) as usize).min(WINDOW);
-            if self.scratch.len() < n {
-                self.scratch.resize(n, 0);
-            }
-            Self::read(
-                self.storage,
-                self.path,
-                &mut self.stats,
-                from,
-                &mut self.scratch[..n],
-            )?;
-            crc = crc_append(crc, &self.scratch[..n]);
+            crc = crc_append(crc, self.read_scratch(from, n)?);
             from += n as u64;
         }
         Ok(crc)
@@ -221,17 +227,7 @@ impl<'a> Reader<'a> {
         while end > from {
             let start = end.saturating_sub(WINDOW as u64).max(from);
             let n = (end - start) as usize;
-            if self.scratch.len() < n {
-                self.scratch.resize(n, 0);
-            }
-            Self::read(
-                self.storage,
-                self.path,
-                &mut self.stats,
-                start,
-                &mut self.scratch[..n],
-            )?;
-            if let Some(i) = last_nonzero(&self.scratch[..n]) {
+            if let Some(i) = last_nonzero(self.read_scratch(start, n)?) {
                 found = Some(start + i as u64);
                 break;
             }
@@ -241,10 +237,16 @@ impl<'a> Reader<'a> {
         Ok(found)
     }
 
-    /// `true` if the file holds no non-zero byte. Stops at the first non-zero window, which
-    /// for a written segment is its first.
-    pub fn is_all_zero(&mut self) -> Result<bool> {
-        let mut pos = 0;
+    /// `true` if segment `id` never took a record: every byte is zero, or the segment's
+    /// own header is followed by nothing but zeros (a segment made ahead of time). Stops at
+    /// the first non-zero window, which for a written segment is its first.
+    pub fn is_unwritten(&mut self, id: u64) -> Result<bool> {
+        let header = self.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
+        let own_header = matches!(check_header(&header, id, self.path), Ok(()));
+        if !own_header && header.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        let mut pos = header.len() as u64;
         while pos < self.len {
             let n = (self.len - pos).min(WINDOW as u64) as usize;
             if self.bytes(pos, n)?.iter().any(|&b| b != 0) {
@@ -266,17 +268,7 @@ impl<'a> Reader<'a> {
         let mut pos = from;
         while pos < to {
             let n = ((to - pos) as usize).min(WINDOW);
-            if self.scratch.len() < n {
-                self.scratch.resize(n, 0);
-            }
-            Self::read(
-                self.storage,
-                self.path,
-                &mut self.stats,
-                pos,
-                &mut self.scratch[..n],
-            )?;
-            out.write_at(pos - from, &self.scratch[..n])
+            out.write_at(pos - from, self.read_scratch(pos, n)?)
                 .map_err(|e| Error::io("save damaged data", out_path, Some(pos - from), e))?;
             pos += n as u64;
         }
@@ -475,8 +467,8 @@ pub(crate) struct SegmentWalk<'a> {
     next: usize,
     base_lsn: u64,
     stopped: bool,
-    /// Trailing segments that hold no byte at all (created ahead of time, or the crash
-    /// came before their first write), last first: the order to remove them in.
+    /// Trailing segments that never took a record (made ahead of time, or the crash came
+    /// before their first record), last first: the order to remove them in.
     pub unwritten: Vec<(u64, PathBuf)>,
     pub replay: Replayer,
     pub stats: ScanStats,
@@ -492,7 +484,7 @@ impl<'a> SegmentWalk<'a> {
             let path = dir.join(segment_file_name(id));
             let storage = open(backend, &path)?;
             let mut r = Reader::new(&*storage, &path)?;
-            let zero = r.is_all_zero()?;
+            let zero = r.is_unwritten(id)?;
             stats.add(&r.stats);
             if !zero {
                 break;
@@ -537,12 +529,14 @@ impl<'a> SegmentWalk<'a> {
         self.replay.begin_segment();
         let outcome = match check_header(&header, id, &path) {
             Ok(()) => scan(&mut r, id, is_last, self.base_lsn, &mut self.replay)?,
-            // A lost header page in the last segment: its first sync would have covered
-            // the header, so nothing in it was ever acknowledged. A torn tail.
-            Err(HeaderProblem::Zero) if is_last => Outcome::Torn {
-                cut: 0,
-                dirty_end: r.last_nonzero(0)?.unwrap_or(0),
-            },
+            // A lost header in the last segment is a torn tail as a whole, unless a record
+            // in it shows that a sync had covered the header (then it is damage).
+            Err(HeaderProblem::Zero) if is_last && !header_was_durable(&mut r, id)? => {
+                Outcome::Torn {
+                    cut: 0,
+                    dirty_end: r.last_nonzero(0)?.unwrap_or(0),
+                }
+            }
             Err(problem) => {
                 self.stats.add(&r.stats);
                 self.stopped = true;
@@ -578,6 +572,15 @@ impl<'a> SegmentWalk<'a> {
             later,
         })))
     }
+}
+
+/// Whether a valid record of segment `id` says the segment had been synced past its start
+/// (its `synced` field is not 0), which a sync could only do with the header on disk.
+fn header_was_durable(r: &mut Reader<'_>, id: u64) -> Result<bool> {
+    let Some(dirty_end) = r.last_nonzero(0)? else {
+        return Ok(false);
+    };
+    Ok(durable_record_after(r, id, 0, dirty_end)? != Proof::None)
 }
 
 fn open(backend: &dyn Backend, path: &Path) -> Result<Arc<dyn Storage>> {

@@ -30,6 +30,8 @@ pub mod campaign;
 pub mod conformance;
 pub mod crash;
 pub mod faulty;
+pub mod logdir;
+pub mod mutate;
 
 /// Expands to a module `storage_conformance` with one `#[test]` per storage property.
 ///

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use wal_backend_std::StdBackend;
-use wal_core::{Error, Result};
+use wal_core::{BackendInfo, BackendSource, Error, Result};
 
 use crate::StorageBackend;
 
@@ -50,27 +50,50 @@ impl fmt::Display for Backend {
     }
 }
 
-/// Which backend was asked for, which one is in use, and why they differ.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendInfo {
-    /// What the builder asked for (`"custom"` for [`crate::WalBuilder::custom_backend`]).
-    pub requested: String,
-    /// The backend in use (its [`StorageBackend::name`]).
-    pub active: String,
-    /// Why the backend in use is not the one asked for (or, for `Auto`, why it is not
-    /// io_uring), if there is a reason to tell.
-    pub fallback_reason: Option<String>,
-}
-
 /// How to probe io_uring: the default, or a forced failure for tests.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct UringProbe {
+struct UringProbe {
     /// When set, the probe fails with this reason without asking the kernel.
-    pub force_unavailable: Option<String>,
+    force_unavailable: Option<String>,
+}
+
+/// The facade's backend source: a built-in [`Backend`] chosen by name (default
+/// [`Backend::Auto`]), resolved by cargo feature and run-time probe when the log opens.
+/// [`crate::Wal`] and [`crate::WalBuilder`] are the engine's types with this source.
+#[derive(Debug, Clone, Default)]
+pub struct BuiltIn {
+    backend: Backend,
+    probe: UringProbe,
+}
+
+impl BackendSource for BuiltIn {
+    type Choice = Backend;
+
+    fn choose(&mut self, choice: Backend) {
+        self.backend = choice;
+    }
+
+    fn resolve(&self) -> Result<(Arc<dyn StorageBackend>, BackendInfo)> {
+        resolve(self.backend, &self.probe)
+    }
+}
+
+/// Testing the io_uring fallback without a kernel that refuses io_uring.
+pub trait SimulateUringRefusal {
+    /// Makes the io_uring probe fail with `reason`, as a kernel that refuses io_uring
+    /// would. Affects only this builder.
+    fn simulate_uring_unavailable(self, reason: impl Into<String>) -> Self;
+}
+
+impl SimulateUringRefusal for crate::WalBuilder {
+    fn simulate_uring_unavailable(self, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        self.with_source(|s| s.probe.force_unavailable = Some(reason))
+    }
 }
 
 /// Resolves a [`Backend`] into a backend object and the report of the choice.
-pub(crate) fn resolve(
+fn resolve(
     requested: Backend,
     probe: &UringProbe,
 ) -> Result<(Arc<dyn StorageBackend>, BackendInfo)> {

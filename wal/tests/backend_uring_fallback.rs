@@ -4,6 +4,7 @@
 #![cfg(feature = "uring")]
 
 use std::sync::Arc;
+use wal::SimulateUringRefusal;
 
 fn configure(builder: wal::WalBuilder) -> wal::WalBuilder {
     builder

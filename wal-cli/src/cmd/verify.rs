@@ -26,7 +26,8 @@ pub fn run(args: &VerifyArgs, progress: bool) -> CliResult {
     let mut missing = ins.missing_segment;
     for s in &ins.segments {
         if let Some(id) = missing.filter(|&id| id < s.id) {
-            writeln!(out, "  {id:020}.wal  {:>9}  missing", "-")?;
+            let name = wal::segment::segment_file_name(id);
+            writeln!(out, "  {name}  {:>9}  missing", "-")?;
             missing = None;
         }
         let name = s.path.file_name().map_or_else(

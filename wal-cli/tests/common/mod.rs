@@ -1,12 +1,15 @@
 //! Helpers shared by the tests of the `wal` binary: logs made with the library, damaged
 //! on purpose, and the binary itself.
 
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+// Each test binary uses a different subset of these helpers (and of the re-exports).
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
+
+pub use wal_testkit::logdir::{
+    copy_dir, damaged_files, flip, overwrite, segment_name, segment_path, snapshot,
+};
 
 use wal::inspect::EntryInfo;
 use wal::{FsyncSchedule, Wal, WalBuilder};
@@ -62,14 +65,9 @@ pub fn fill_three_segments(dir: &Path) {
     assert!(dir.join(segment_name(3)).exists());
 }
 
-/// The file name of segment `id`.
-pub fn segment_name(id: u64) -> String {
-    format!("{id:020}.wal")
-}
-
 /// The path of segment `id` in `dir`.
 pub fn segment(dir: &Path, id: u64) -> PathBuf {
-    dir.join(segment_name(id))
+    segment_path(dir, id)
 }
 
 /// Every entry of `topic` that recovery would keep, with where it lives (read-only).
@@ -92,56 +90,12 @@ pub fn all_entries(dir: &Path) -> BTreeMap<String, Vec<EntryInfo>> {
         .collect()
 }
 
-/// XORs the byte at `pos` of `path` with 0x20.
-pub fn flip(path: &Path, pos: u64) {
-    let mut bytes = fs::read(path).unwrap();
-    bytes[pos as usize] ^= 0x20;
-    fs::write(path, &bytes).unwrap();
-}
-
-/// Overwrites `path` from `pos` on with `data`.
-pub fn overwrite(path: &Path, pos: u64, data: &[u8]) {
-    let mut bytes = fs::read(path).unwrap();
-    bytes[pos as usize..pos as usize + data.len()].copy_from_slice(data);
-    fs::write(path, &bytes).unwrap();
-}
-
-/// Every file in `dir` with its contents (the `LOCK` file aside), to prove a command
-/// changed nothing.
-pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != "LOCK")
-        .map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name, fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
-
-/// The names of the `*.damaged` files in `dir`, sorted.
-pub fn damaged_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".damaged"))
-        .collect();
-    names.sort();
-    names
-}
-
-/// Copies every regular file of `from` into `to`.
-pub fn copy_dir(from: &Path, to: &Path) {
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// Standard output of a finished command, as text.
 pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The number of segment files in `dir`.
+pub fn segment_files_count(dir: &Path) -> usize {
+    wal_testkit::logdir::segment_files(dir).len()
 }

@@ -7,9 +7,11 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wal::{Entry, FsyncSchedule, Wal, WalBuilder};
+
+pub use wal_testkit::logdir::{segment_files, segment_name, used_bytes};
 
 /// A builder for a log in `dir`, with every other setting at its default.
 pub fn builder(dir: &Path) -> WalBuilder {
@@ -89,37 +91,6 @@ pub fn append_n(wal: &Wal, topic: &str, n: u64) {
     for i in start..start + n {
         assert_eq!(wal.append_for_topic(topic, &payload(topic, i)).unwrap(), i);
     }
-}
-
-/// The segment files in `dir` (names of 20 digits and `.wal`), sorted by name.
-pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("list the log directory")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".wal"))
-                .is_some_and(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// The file name of segment `id`.
-pub fn segment_name(id: u64) -> String {
-    format!("{id:020}.wal")
-}
-
-/// The used part of a preallocated, zero-filled segment file: the position just after its
-/// last non-zero byte.
-pub fn used_bytes(path: &Path) -> u64 {
-    let bytes = std::fs::read(path).expect("read segment file");
-    bytes
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |i| i as u64 + 1)
 }
 
 /// The used bytes of every segment in `dir`, summed.

@@ -41,15 +41,16 @@ fn read_topic(wal: &Wal, topic: &str) -> Vec<Vec<u8>> {
 #[test]
 fn failed_fsync_reaches_every_writer_and_poisons_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    // Sync 1 is recovery's on open, sync 2 the first flush; every sync takes 20 ms so
+    // Sync 1 makes the new first segment's header durable, sync 2 is recovery's on open,
+    // sync 3 the first flush; every sync takes 20 ms so
     // that all eight writers are queued on the failing one.
     let backend = faulty(
         FaultPlan::seeded(1)
-            .fail_sync(3, io::ErrorKind::Other)
+            .fail_sync(4, io::ErrorKind::Other)
             .sync_delay(Duration::from_millis(20)),
     );
     let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
-    wal.append_for_topic("t", b"durable").unwrap(); // sync 2
+    wal.append_for_topic("t", b"durable").unwrap(); // sync 3
     let barrier = Barrier::new(8);
     let results: Vec<wal::Result<u64>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
@@ -107,7 +108,8 @@ fn failed_fsync_reaches_every_writer_and_poisons_the_log() {
 #[test]
 fn failed_background_sync_poisons_timer_schedules_too() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(1).fail_sync(2, io::ErrorKind::Other));
+    // Sync 1: the first segment's header; 2: recovery's; 3: the first timed flush.
+    let backend = faulty(FaultPlan::seeded(1).fail_sync(3, io::ErrorKind::Other));
     let wal = open(dir.path(), &backend, FsyncSchedule::Milliseconds(1));
     wal.append_for_topic("t", b"x").unwrap();
     // The background thread's flush fails; sync() then reports the poison.

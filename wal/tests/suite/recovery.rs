@@ -2,6 +2,7 @@
 //! and offset (or tolerated under `RecoveryMode::PointInTime`), batches are all or nothing.
 
 use super::common;
+use wal_testkit::logdir::{copy_dir, damaged_files};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -59,13 +60,6 @@ fn write_entries(dir: &Path, schedule: FsyncSchedule, n: u64) {
 
 fn read_all(wal: &Wal, topic: &str) -> Vec<wal::Entry> {
     wal.batch_read_for_topic(topic, usize::MAX, false).unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
 }
 
 fn assert_entries(wal: &Wal, n: u64) {
@@ -311,16 +305,6 @@ fn a_segment_filled_to_its_last_byte_recovers() {
     }
 }
 
-fn damaged_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".damaged"))
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn point_in_time_inside_a_batch_drops_the_whole_batch_and_reopens_strictly() {
     let dir = tempfile::tempdir().unwrap();
@@ -430,10 +414,14 @@ fn segments_deleted_from_the_front_leave_a_self_describing_log() {
 fn a_torn_preamble_is_declared_again() {
     let dir = tempfile::tempdir().unwrap();
     fill_three_segments(dir.path());
-    // Cut the last segment right after its header: its preamble is gone.
+    // Cut the last segment after its first preamble record (topic "a"'s definition and
+    // shared cursor): the declaration of "b" is gone. (A segment cut right after its
+    // header never took a record: recovery removes it, and the next rollover writes a
+    // whole preamble.)
     let last = dir.path().join("00000000000000000003.wal");
     let mut bytes = fs::read(&last).unwrap();
-    bytes[SEGMENT_HEADER_LEN..].iter_mut().for_each(|b| *b = 0);
+    let cut = SEGMENT_HEADER_LEN + 32 + 24;
+    bytes[cut..].iter_mut().for_each(|b| *b = 0);
     fs::write(&last, &bytes).unwrap();
     let counts = {
         let wal = builder(dir.path()).open().unwrap();

@@ -5,12 +5,14 @@ use std::any::Any;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use wal::{Error, FsyncSchedule, ReadConsistency, RecoveryMode, Storage, StorageBackend};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
+use wal_testkit::logdir::{copy_dir, zero_range};
+use wal_testkit::mutate::CountingBackend;
 
 use super::common::{append_n, builder_with_segments, payload, raw_backend, segment_files};
 
@@ -178,8 +180,9 @@ fn hooked() -> (Hooks, Arc<dyn StorageBackend>) {
     (hooks, backend)
 }
 
-#[test]
-fn defect_01_a_held_reader_holds_back_every_later_deletion() {
+/// A log of 4 KiB segments on the hooked backend, holding 60 entries of 200 bytes (several
+/// segments), each appended durably.
+fn hooked_log_of_several_segments() -> (tempfile::TempDir, Hooks, Arc<wal::Wal>) {
     let dir = tempfile::tempdir().unwrap();
     let (hooks, backend) = hooked();
     let wal = Arc::new(
@@ -193,6 +196,12 @@ fn defect_01_a_held_reader_holds_back_every_later_deletion() {
     for i in 0..60u8 {
         wal.append_for_topic("t", &[i; 200]).unwrap();
     }
+    (dir, hooks, wal)
+}
+
+#[test]
+fn defect_01_a_held_reader_holds_back_every_later_deletion() {
+    let (dir, hooks, wal) = hooked_log_of_several_segments();
     let before = segment_ids(dir.path());
     assert!(
         before.len() >= 4,
@@ -336,13 +345,6 @@ fn segment_one_entries(dir: &Path) -> u64 {
         .count() as u64
 }
 
-fn zero_range(path: &Path, range: Range<u64>) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.write_all_at(&vec![0u8; (range.end - range.start) as usize], range.start)
-        .unwrap();
-}
-
 /// Runs strict open, point-in-time open and inspect on `dir`; none may panic, and each
 /// either succeeds or returns a typed error.
 fn open_every_way(dir: &Path) -> Vec<String> {
@@ -368,13 +370,6 @@ fn open_every_way(dir: &Path) -> Vec<String> {
         inspected.map_err(|e| e.to_string())
     ));
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
 }
 
 #[test]
@@ -415,10 +410,19 @@ fn defect_05_retention_trusts_only_durable_cursors() {
             .unwrap()
     };
     let wal = open(&faulty);
-    append_n(&wal, "t", 60);
+    for i in 0..60u8 {
+        wal.append_for_topic("t", &[i; 200]).unwrap();
+    }
+    assert!(segment_ids(dir.path()).len() >= 4);
     wal.sync().unwrap();
-    // Consumed, but under NoFsync the cursor records are only written, not durable.
-    while wal.read_next("t", true).unwrap().is_some() {}
+    // Consumed in one checkpointed batch read: under NoFsync its cursor record is only
+    // written, not durable.
+    assert_eq!(
+        wal.batch_read_for_topic("t", usize::MAX, true)
+            .unwrap()
+            .len(),
+        60
+    );
     wal.reclaim().unwrap();
     wal.abandon();
     faulty.crash(CrashMode::DropUnsynced).unwrap();
@@ -522,67 +526,6 @@ fn defect_07_recovery_is_linear_on_a_hostile_segment() {
     );
 }
 
-/// Counts the largest single read, to show recovery's memory does not follow file size.
-#[derive(Debug)]
-struct LargestRead {
-    inner: Arc<dyn StorageBackend>,
-    largest: Arc<AtomicU64>,
-}
-
-#[derive(Debug)]
-struct LargestReadStorage {
-    inner: Arc<dyn Storage>,
-    largest: Arc<AtomicU64>,
-}
-
-impl StorageBackend for LargestRead {
-    fn name(&self) -> &str {
-        "largest-read"
-    }
-    fn create(&self, path: &Path, len: u64) -> io::Result<Arc<dyn Storage>> {
-        let inner = self.inner.create(path, len)?;
-        Ok(Arc::new(LargestReadStorage {
-            inner,
-            largest: self.largest.clone(),
-        }))
-    }
-    fn open(&self, path: &Path) -> io::Result<Arc<dyn Storage>> {
-        let inner = self.inner.open(path)?;
-        Ok(Arc::new(LargestReadStorage {
-            inner,
-            largest: self.largest.clone(),
-        }))
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-}
-
-impl Storage for LargestReadStorage {
-    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_at(offset, buf)
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.largest.fetch_max(buf.len() as u64, Ordering::Relaxed);
-        self.inner.read_at(offset, buf)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.inner.sync()
-    }
-    fn sync_range(&self, range: Range<u64>) -> io::Result<()> {
-        self.inner.sync_range(range)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 #[test]
 fn defect_08_recovery_memory_follows_configuration_not_file_size() {
     let dir = tempfile::tempdir().unwrap();
@@ -598,20 +541,17 @@ fn defect_08_recovery_memory_follows_configuration_not_file_size() {
         .unwrap()
         .set_len(big)
         .unwrap();
-    let largest = Arc::new(AtomicU64::new(0));
-    let backend = Arc::new(LargestRead {
-        inner: raw_backend(),
-        largest: largest.clone(),
-    });
+    let backend = Arc::new(CountingBackend::new(raw_backend()));
     let report = wal::inspect::inspect(dir.path(), &*backend).unwrap();
     assert!(report.scan_stats().largest_read <= 1 << 20);
+    let counted = backend.clone();
     let wal = builder_with_segments(dir.path(), 64 << 10)
         .custom_backend(backend)
         .open()
         .unwrap();
     assert_eq!(wal.get_topic_entry_count("t"), 100);
     drop(wal);
-    let largest = largest.load(Ordering::Relaxed);
+    let largest = counted.counts().largest;
     assert!(
         largest <= 1 << 20,
         "a single read of {largest} bytes for a {big}-byte file"
@@ -711,6 +651,28 @@ fn defect_10_huge_sizes_are_refused_or_work_without_overflow() {
 
 #[test]
 fn defect_10_read_from_racing_reclaim_is_offset_reclaimed_never_io() {
+    // Deterministic: a read_from is held inside its first segment while everything is
+    // consumed and reclaimed; when it goes on to the next segment, that one must still be
+    // readable (or the answer is OffsetReclaimed), never an I/O error.
+    let (_dir, hooks, wal) = hooked_log_of_several_segments();
+    hooks.hold_reads_of(&super::common::segment_name(1));
+    let reader = {
+        let wal = wal.clone();
+        std::thread::spawn(move || wal.read_from("t", 0, usize::MAX))
+    };
+    hooks.wait_entered();
+    while wal.read_next("t", true).unwrap().is_some() {}
+    wal.reclaim().unwrap();
+    hooks.release();
+    match reader.join().unwrap() {
+        Ok(entries) => assert_eq!(entries.len(), 60),
+        Err(Error::OffsetReclaimed { .. }) => {}
+        Err(e) => panic!("read_from racing reclaim: {e}"),
+    }
+}
+
+#[test]
+fn defect_10_read_from_racing_reclaim_in_a_loop() {
     let dir = tempfile::tempdir().unwrap();
     let wal = Arc::new(
         builder_with_segments(dir.path(), 4096)
@@ -750,7 +712,7 @@ fn defect_10_read_from_racing_reclaim_is_offset_reclaimed_never_io() {
 
 #[test]
 fn defect_10_flags_on_a_cursor_record_are_damage_not_accepted() {
-    use wal_core::format::{encode_record, RecordKind, FLAG_BATCH};
+    use wal_core::format::{encode_record, RecordKind, FLAG_BATCH, FLAG_BATCH_END};
     let dir = tempfile::tempdir().unwrap();
     let wal = super::common::builder(dir.path())
         .fsync(FsyncSchedule::SyncEach)
@@ -762,7 +724,8 @@ fn defect_10_flags_on_a_cursor_record_are_damage_not_accepted() {
     let seg = segment_files(dir.path())[0].clone();
     let end = super::common::used_bytes(&seg).next_multiple_of(8);
     let mut bad = Vec::new();
-    encode_record(&mut bad, 1, RecordKind::Cursor, FLAG_BATCH, 0, 1, 0, b"");
+    let flags = FLAG_BATCH | FLAG_BATCH_END; // a whole "batch" of one cursor record
+    encode_record(&mut bad, 1, RecordKind::Cursor, flags, 0, 1, 0, b"");
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();

@@ -1,0 +1,82 @@
+//! Group commit: one flush in flight at a time, and everybody who needs durability waits
+//! for the flush that covers them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use crate::error::Result;
+use crate::lock::lock;
+use crate::poison::Poison;
+
+/// Where the sync phase stands. Guarded by [`GroupCommit`]'s mutex, which is never held
+/// across I/O and never taken with another engine lock held.
+#[derive(Debug)]
+struct Progress {
+    durable_lsn: u64,
+    flush_in_flight: bool,
+}
+
+/// The meeting point of a flush leader and its waiters.
+///
+/// Invariants: `durable_lsn` only grows, and only from a flush that returned `Ok` (it never
+/// claims more than was synced); at most one flush is in flight, and whoever set
+/// `flush_in_flight` clears it and wakes every waiter, whatever the flush returned.
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    progress: Mutex<Progress>,
+    changed: Condvar,
+    /// Mirror of `Progress::durable_lsn`, for lock-free reads.
+    durable_lsn: AtomicU64,
+}
+
+impl GroupCommit {
+    /// Everything before `lsn` is durable (what recovery found).
+    pub fn new(lsn: u64) -> Self {
+        Self {
+            progress: Mutex::new(Progress {
+                durable_lsn: lsn,
+                flush_in_flight: false,
+            }),
+            changed: Condvar::new(),
+            durable_lsn: AtomicU64::new(lsn),
+        }
+    }
+
+    /// Everything before this LSN is durable.
+    pub fn durable_lsn(&self) -> u64 {
+        self.durable_lsn.load(Ordering::Acquire)
+    }
+
+    /// Returns once every byte before `lsn` is durable. Leads a flush with `flush` (which
+    /// returns the LSN it made durable) if none is in flight, else waits for the one in
+    /// flight and goes again if it did not cover `lsn`: a flush covers every writer that
+    /// queued while the previous one ran. Data synced before a failure stays durable, so
+    /// only what is not yet durable is refused once `poison` is set.
+    pub fn wait(&self, lsn: u64, poison: &Poison, flush: impl Fn() -> Result<u64>) -> Result<()> {
+        let mut p = lock(&self.progress);
+        loop {
+            if p.durable_lsn >= lsn {
+                return Ok(());
+            }
+            poison.check()?;
+            if !p.flush_in_flight {
+                p.flush_in_flight = true;
+                drop(p);
+                let result = flush();
+                p = lock(&self.progress);
+                p.flush_in_flight = false;
+                if let Ok(durable) = result {
+                    p.durable_lsn = p.durable_lsn.max(durable);
+                    self.durable_lsn.store(p.durable_lsn, Ordering::Release);
+                }
+                self.changed.notify_all();
+                result?;
+                continue;
+            }
+            p = self
+                .changed
+                .wait(p)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
