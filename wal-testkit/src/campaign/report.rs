@@ -233,10 +233,11 @@ impl Report {
 ///   makes the log unopenable: recovery cuts a header of zeros as a torn tail, but refuses
 ///   a header with a bad checksum or bad magic, although nothing in that segment can have
 ///   been acknowledged (its first sync would have covered the header).
-/// - A trailing segment whose header is zeros but which holds other bytes (a segment made
-///   ahead of time whose zero-fill was never synced, with a garbled last sector) is not
-///   removed as unwritten, so the segment before it is judged as a middle segment, and
-///   its own torn, never-synced tail is refused as damage.
+/// - A trailing segment whose header never became durable (zeros, or torn as above) but
+///   which holds other bytes (a segment made ahead of time whose zero-fill was never
+///   synced, with a garbled last sector; a new segment whose header write tore) is not
+///   set aside as never acknowledged, so the segment before it is judged as a middle
+///   segment, and its own torn, never-synced tail is refused as damage.
 ///
 /// Defect 1's family, about once in 20,000 power losses:
 /// - Two deleters (the background thread and `reclaim()`) each take the oldest doomed
@@ -258,8 +259,8 @@ pub fn known_defect(v: &Violation) -> Option<&'static str> {
             "issue 10 defect 3: a torn header of the last segment makes the log unopenable",
         );
     }
-    if header == "is zeros" && !error.contains(last) {
-        return Some("issue 10 defect 3: a headerless trailing segment holding garbage hides the torn tail before it");
+    if header != "is valid" && !error.contains(last) {
+        return Some("issue 10 defect 3: a trailing segment without a durable header hides the torn tail before it");
     }
     if error.contains(" is missing between ") {
         return Some("issue 10 defect 1: two deleters remove segments out of order");
