@@ -26,6 +26,7 @@ use std::io;
 
 use wal_core::Storage;
 
+pub mod campaign;
 pub mod conformance;
 pub mod crash;
 pub mod faulty;

@@ -1,365 +1,152 @@
-//! Model-based test: random sequences of appends, batch appends, reads with and without
-//! checkpoint, syncs, simulated power losses and reopens, checked against a simple
-//! in-memory model after every step.
+//! Model-based test over the whole API: proptest draws a log's settings and a sequence of
+//! operations (appends and batches on three topics, reads through the shared cursor and
+//! named consumers under both read consistencies, batch reads, `read_from`, syncs,
+//! `wait_durable`, `truncate_before`, `reclaim`, concurrent writers and a reader, clean
+//! reopens, process kills, power cuts in the middle of any of them and power losses in
+//! every crash mode), runs them on a `FaultyBackend` over each backend compiled in, and
+//! checks every result and every restart against a model
+//! (`wal_testkit::campaign`, whose documentation lists the checks).
 //!
-//! After every crash and reopen: every entry acknowledged as durable is present and intact,
-//! each topic is a prefix of what was appended (no hole, nothing never appended), each batch
-//! is all or nothing, and a cursor never moves back past a durable checkpoint.
-//!
-//! Failing cases are printed by proptest (and kept in `proptest-regressions/`); each one
-//! found is also kept below as a named regression test replaying its operations.
+//! Failing cases are shrunk and printed by proptest (and kept in
+//! `model.proptest-regressions` beside this file, replayed first on the next run); each
+//! one found is also kept below as a named regression test replaying its operations.
 
-use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use wal::{FsyncSchedule, ReadConsistency, Wal};
-use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
+use wal::{FsyncSchedule, ReadConsistency, StorageBackend};
+use wal_testkit::campaign::{
+    self, CampaignConfig, InnerBackend, Op, Reader, Retention, RunSpec, Setup,
+};
+use wal_testkit::faulty::{CrashMode, ALL_CRASH_MODES};
 
-const TOPICS: usize = 3;
+fn reader() -> impl Strategy<Value = Reader> {
+    prop_oneof![Just(Reader::Shared), (0u8..2).prop_map(Reader::Named)]
+}
 
-#[derive(Debug, Clone)]
-enum Op {
-    Append { topic: usize, len: usize },
-    Batch { topic: usize, n: usize },
-    Read { topic: usize, checkpoint: bool },
-    Sync,
-    WaitDurable { topic: usize },
-    Crash(CrashMode),
-    Reopen,
+fn crash_mode() -> impl Strategy<Value = CrashMode> {
+    proptest::sample::select(ALL_CRASH_MODES)
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let topic = 0..TOPICS;
+    let topic = 0u8..3;
     prop_oneof![
-        6 => (topic.clone(), 0usize..600).prop_map(|(topic, len)| Op::Append { topic, len }),
-        2 => (topic.clone(), 2usize..6).prop_map(|(topic, n)| Op::Batch { topic, n }),
-        4 => (topic.clone(), any::<bool>()).prop_map(|(topic, checkpoint)| Op::Read { topic, checkpoint }),
-        1 => Just(Op::Sync),
-        1 => topic.prop_map(|topic| Op::WaitDurable { topic }),
-        1 => prop_oneof![
-            Just(CrashMode::DropUnsynced),
-            Just(CrashMode::KeepRandomPrefix),
-            Just(CrashMode::TearLastSector)
-        ].prop_map(Op::Crash),
+        12 => (topic.clone(), prop_oneof![4 => 0u16..300, 1 => 300u16..2000])
+            .prop_map(|(topic, len)| Op::Append { topic, len }),
+        4 => (topic.clone(), 2u8..8, 0u16..200).prop_map(|(topic, n, len)| Op::Batch { topic, n, len }),
+        6 => (topic.clone(), reader(), any::<bool>())
+            .prop_map(|(topic, reader, checkpoint)| Op::Read { topic, reader, checkpoint }),
+        3 => (topic.clone(), reader(), 0u16..1500, any::<bool>()).prop_map(
+            |(topic, reader, max_bytes, checkpoint)| Op::BatchRead { topic, reader, max_bytes, checkpoint }
+        ),
+        2 => (topic.clone(), any::<u8>(), 0u16..3000)
+            .prop_map(|(topic, at, max_bytes)| Op::ReadFrom { topic, at, max_bytes }),
+        2 => Just(Op::Sync),
+        2 => topic.clone().prop_map(|topic| Op::WaitDurable { topic }),
+        1 => (topic, any::<u8>()).prop_map(|(topic, at)| Op::TruncateBefore { topic, at }),
+        2 => Just(Op::Reclaim),
+        1 => (1u8..4, 1u8..12, proptest::option::of(reader()), any::<bool>()).prop_map(
+            |(writers, appends, reader, churn)| Op::Concurrent { writers, appends, reader, churn }
+        ),
         1 => Just(Op::Reopen),
+        1 => Just(Op::Kill),
+        2 => (0u16..40).prop_map(|after| Op::PowerOff { after }),
+        2 => crash_mode().prop_map(Op::Crash),
     ]
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Config {
-    schedule: FsyncSchedule,
-    consistency: ReadConsistency,
-    seed: u64,
-}
-
-fn config() -> impl Strategy<Value = Config> {
+fn setup() -> impl Strategy<Value = Setup> {
+    let schedule = prop_oneof![
+        Just(FsyncSchedule::SyncEach),
+        Just(FsyncSchedule::Milliseconds(3_600_000)),
+        Just(FsyncSchedule::Milliseconds(5)),
+        Just(FsyncSchedule::NoFsync),
+    ];
+    let consistency = prop_oneof![
+        Just(ReadConsistency::StrictlyAtOnce),
+        (1u32..5).prop_map(|persist_every| ReadConsistency::AtLeastOnce { persist_every }),
+    ];
+    let retention = prop_oneof![
+        3 => Just(Retention::None),
+        1 => (1u8..4).prop_map(Retention::Segments),
+        1 => Just(Retention::AgeForever),
+        1 => (1u16..30).prop_map(Retention::AgeMillis),
+    ];
     (
-        prop_oneof![
-            Just(FsyncSchedule::SyncEach),
-            Just(FsyncSchedule::Milliseconds(3_600_000)),
-            Just(FsyncSchedule::NoFsync)
-        ],
-        prop_oneof![
-            Just(ReadConsistency::StrictlyAtOnce),
-            Just(ReadConsistency::AtLeastOnce { persist_every: 3 })
-        ],
-        any::<u64>(),
+        (schedule, consistency, retention, any::<u64>()),
+        (
+            proptest::sample::select(&[4u64 << 10, 8 << 10, 16 << 10][..]),
+            any::<bool>(),
+            proptest::sample::select(&[512usize, 4 << 10, 1 << 20][..]),
+            prop_oneof![
+                Just(Duration::from_millis(2)),
+                Just(Duration::from_secs(3600))
+            ],
+            proptest::sample::select(&[2usize, 64][..]),
+        ),
     )
-        .prop_map(|(schedule, consistency, seed)| Config {
-            schedule,
-            consistency,
-            seed,
-        })
+        .prop_map(
+            |(
+                (schedule, consistency, retention, fault_seed),
+                (segment_size, precreate, write_buffer, write_interval, max_open_segments),
+            )| Setup {
+                fault_seed,
+                schedule,
+                consistency,
+                segment_size,
+                retention,
+                precreate,
+                write_buffer,
+                write_interval,
+                max_open_segments,
+            },
+        )
 }
 
-fn data(topic: usize, offset: u64, len: usize) -> Vec<u8> {
-    let mut d = wal_testkit::pattern(topic as u64 * 1_000_000 + offset, len);
-    if len >= 8 {
-        d[..8].copy_from_slice(&offset.to_le_bytes());
-    }
-    d
-}
-
-/// What the log must hold for one topic.
-#[derive(Debug, Default)]
-struct TopicModel {
-    entries: Vec<Vec<u8>>,
-    /// The global sequence number of each entry's append (the log's order across topics).
-    seqs: Vec<u64>,
-    /// Counts a crash may cut the topic at: after each single append or whole batch.
-    boundaries: BTreeSet<usize>,
-    /// Entries known durable: a crash may not lose them.
-    durable: usize,
-    cursor: u64,
-    /// The cursor value last written to the log (AtLeastOnce persists every 3), and when.
-    persisted_cursor: u64,
-    persisted_seq: u64,
-    /// The cursor value known durable: a crash may not move the cursor below it.
-    durable_cursor: u64,
-}
-
-struct Harness {
-    dir: tempfile::TempDir,
-    backend: Arc<FaultyBackend>,
-    cfg: Config,
-    wal: Option<Wal>,
-    topics: Vec<TopicModel>,
-    /// Sequence number of the last append or cursor write, across topics.
-    seq: u64,
-}
-
-fn name(topic: usize) -> String {
-    format!("topic-{topic}")
-}
-
-impl Harness {
-    fn new(cfg: Config) -> Self {
-        let backend = Arc::new(FaultyBackend::new(
-            Arc::new(wal::StdBackend::default()),
-            FaultPlan::seeded(cfg.seed),
-        ));
-        let mut h = Self {
-            dir: tempfile::tempdir().unwrap(),
-            backend,
-            cfg,
-            wal: None,
-            topics: (0..TOPICS)
-                .map(|_| TopicModel {
-                    boundaries: [0].into(),
-                    ..Default::default()
-                })
-                .collect(),
-            seq: 0,
-        };
-        h.wal = Some(h.open(h.dir.path()));
-        h
-    }
-
-    fn open(&self, dir: &Path) -> Wal {
-        Wal::builder()
-            .dir(dir)
-            .fsync(self.cfg.schedule)
-            .consistency(self.cfg.consistency)
-            .segment_size(16 << 10)
-            .custom_backend(self.backend.clone())
-            .open()
-            .expect("open")
-    }
-
-    fn wal(&self) -> &Wal {
-        self.wal.as_ref().expect("open log")
-    }
-
-    /// Everything written up to sequence number `upto` (entries and cursors, in every
-    /// topic) is durable now: a sync covers all that came before it in the log.
-    fn durable_upto(&mut self, upto: u64) {
-        for t in &mut self.topics {
-            t.durable = t.durable.max(t.seqs.partition_point(|&s| s <= upto));
-            if t.persisted_seq <= upto {
-                t.durable_cursor = t.durable_cursor.max(t.persisted_cursor);
-            }
+/// Runs `ops` and a last power loss on a fresh log, and fails on any violation.
+fn run(inner: Arc<dyn StorageBackend>, setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ops = ops.to_vec();
+    ops.push(Op::Crash(CrashMode::KeepRandomPrefix));
+    ops.push(Op::Reopen);
+    match campaign::replay(inner, setup, &ops, &dir.path().join("log")) {
+        Ok(stats) => {
+            prop_assert!(stats.power_losses >= 1, "the last power loss was simulated");
+            Ok(())
         }
-    }
-
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    fn step(&mut self, op: &Op) {
-        let sync_each = self.cfg.schedule == FsyncSchedule::SyncEach;
-        match *op {
-            Op::Append { topic, len } => {
-                let t = &self.topics[topic];
-                let offset = t.entries.len() as u64;
-                let d = data(topic, offset, len);
-                assert_eq!(
-                    self.wal().append_for_topic(&name(topic), &d).unwrap(),
-                    offset
-                );
-                let seq = self.next_seq();
-                let t = &mut self.topics[topic];
-                t.entries.push(d);
-                t.seqs.push(seq);
-                t.boundaries.insert(t.entries.len());
-                if sync_each {
-                    self.durable_upto(seq);
-                }
-            }
-            Op::Batch { topic, n } => {
-                let first = self.topics[topic].entries.len() as u64;
-                let batch: Vec<Vec<u8>> = (0..n as u64)
-                    .map(|i| data(topic, first + i, 40 + i as usize * 17))
-                    .collect();
-                let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-                assert_eq!(
-                    self.wal()
-                        .batch_append_for_topic(&name(topic), &refs)
-                        .unwrap(),
-                    first..first + n as u64
-                );
-                let seq = self.next_seq();
-                let t = &mut self.topics[topic];
-                t.entries.extend(batch);
-                t.seqs.extend(std::iter::repeat_n(seq, n));
-                t.boundaries.insert(t.entries.len());
-                if sync_each {
-                    self.durable_upto(seq);
-                }
-            }
-            Op::Read { topic, checkpoint } => self.read(topic, checkpoint),
-            Op::Sync => {
-                self.wal().sync().unwrap();
-                self.durable_upto(self.seq);
-            }
-            Op::WaitDurable { topic } => {
-                if let Some(last) = self.topics[topic].entries.len().checked_sub(1) {
-                    self.wal().wait_durable(&name(topic), last as u64).unwrap();
-                    // That entry and everything before it in the log.
-                    let upto = self.topics[topic].seqs[last];
-                    self.durable_upto(upto);
-                }
-            }
-            Op::Crash(mode) => {
-                self.wal.take().expect("open log").abandon();
-                self.backend.crash(mode).unwrap();
-                self.wal = Some(self.open(self.dir.path()));
-                self.check_after_crash();
-            }
-            Op::Reopen => {
-                self.wal.take().expect("open log").close().unwrap();
-                self.wal = Some(self.open(self.dir.path()));
-                self.check_after_clean_reopen();
-            }
+        // TODO(issue 10 defects 1 and 3): drop this arm once they are fixed (see
+        // `campaign::known_defect` for what it waives).
+        Err(v) if campaign::known_defect(&v).is_some() => {
+            eprintln!("waived, known defect: {v}");
+            Ok(())
         }
-    }
-
-    fn read(&mut self, topic: usize, checkpoint: bool) {
-        let got = self.wal().read_next(&name(topic), checkpoint).unwrap();
-        let strict = self.cfg.consistency == ReadConsistency::StrictlyAtOnce;
-        let seq = self.seq + 1;
-        let t = &mut self.topics[topic];
-        match t.entries.get(t.cursor as usize) {
-            None => assert_eq!(got, None, "{} past its end", name(topic)),
-            Some(expected) => {
-                let e =
-                    got.unwrap_or_else(|| panic!("{}: entry {} missing", name(topic), t.cursor));
-                assert_eq!((e.offset, &e.data), (t.cursor, expected));
-                if checkpoint {
-                    t.cursor += 1;
-                    let persist = strict || t.cursor - t.persisted_cursor >= 3;
-                    if persist {
-                        t.persisted_cursor = t.cursor;
-                        t.persisted_seq = seq;
-                        self.seq = seq;
-                    }
-                    if strict && self.cfg.schedule != FsyncSchedule::NoFsync {
-                        // The checkpoint was synced, and with it everything before it.
-                        self.durable_upto(seq);
-                    }
-                }
-            }
-        }
-    }
-
-    fn check_after_crash(&mut self) {
-        for (i, t) in self.topics.iter_mut().enumerate() {
-            let wal = self.wal.as_ref().expect("open log");
-            let count = wal.get_topic_entry_count(&name(i)) as usize;
-            assert!(
-                count >= t.durable,
-                "{}: {count} entries survived, {} were durable",
-                name(i),
-                t.durable
-            );
-            assert!(
-                count <= t.entries.len(),
-                "{}: {count} entries, only {} appended",
-                name(i),
-                t.entries.len()
-            );
-            assert!(
-                t.boundaries.contains(&count),
-                "{}: cut at {count}, inside a batch {:?}",
-                name(i),
-                t.boundaries
-            );
-            let rest = wal
-                .batch_read_for_topic(&name(i), usize::MAX, false)
-                .unwrap();
-            let cursor = rest.first().map_or(count as u64, |e| e.offset);
-            assert!(
-                cursor >= t.durable_cursor,
-                "{}: cursor {cursor} went back past durable {}",
-                name(i),
-                t.durable_cursor
-            );
-            assert!(
-                cursor <= t.cursor.max(t.durable_cursor),
-                "{}: cursor {cursor} is ahead of {}",
-                name(i),
-                t.cursor
-            );
-            for e in &rest {
-                assert_eq!(
-                    &e.data,
-                    &t.entries[e.offset as usize],
-                    "{} entry {}",
-                    name(i),
-                    e.offset
-                );
-            }
-            assert_eq!(rest.len(), count - cursor as usize);
-            // The model adopts what survived; recovery made it durable.
-            t.entries.truncate(count);
-            t.seqs.truncate(count);
-            t.boundaries.retain(|&b| b <= count);
-            t.durable = count;
-            t.cursor = cursor;
-            t.persisted_cursor = cursor;
-            t.durable_cursor = cursor;
-        }
-    }
-
-    fn check_after_clean_reopen(&mut self) {
-        for (i, t) in self.topics.iter_mut().enumerate() {
-            let wal = self.wal.as_ref().expect("open log");
-            assert_eq!(
-                wal.get_topic_entry_count(&name(i)) as usize,
-                t.entries.len(),
-                "{}",
-                name(i)
-            );
-            let rest = wal
-                .batch_read_for_topic(&name(i), usize::MAX, false)
-                .unwrap();
-            assert_eq!(
-                rest.first().map_or(t.entries.len() as u64, |e| e.offset),
-                t.cursor,
-                "{} cursor",
-                name(i)
-            );
-            t.durable = t.entries.len();
-            t.persisted_cursor = t.cursor;
-            t.durable_cursor = t.cursor;
-        }
+        Err(v) => Err(TestCaseError::fail(v.to_string())),
     }
 }
 
-fn run(cfg: Config, ops: &[Op]) {
-    let mut h = Harness::new(cfg);
-    for op in ops {
-        h.step(op);
+/// The backends compiled in, each as a fresh raw backend.
+fn std_backend() -> Arc<dyn StorageBackend> {
+    Arc::new(wal::StdBackend::default())
+}
+
+#[cfg(feature = "mmap")]
+fn mmap_backend() -> Arc<dyn StorageBackend> {
+    Arc::new(wal_backend_mmap::MmapBackend::default())
+}
+
+#[cfg(feature = "uring")]
+fn uring_backend() -> Arc<dyn StorageBackend> {
+    match wal_backend_uring::UringBackend::probe() {
+        Ok(b) => Arc::new(b),
+        Err(e) => panic!("io_uring is unavailable on this machine: {e}"),
     }
-    h.step(&Op::Crash(CrashMode::KeepRandomPrefix));
 }
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: 96,
         // Failures go to `model.proptest-regressions` beside this file, replayed first
         // on the next run; copy each into a named test below as well.
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
@@ -367,8 +154,60 @@ proptest! {
     })]
 
     #[test]
-    fn the_log_matches_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..50)) {
-        run(cfg, &ops);
+    fn the_log_matches_the_model_on_std(setup in setup(), ops in prop::collection::vec(op(), 1..150)) {
+        run(std_backend(), setup, &ops)?;
+    }
+
+    #[cfg(feature = "mmap")]
+    #[test]
+    fn the_log_matches_the_model_on_mmap(setup in setup(), ops in prop::collection::vec(op(), 1..150)) {
+        run(mmap_backend(), setup, &ops)?;
+    }
+
+    #[cfg(feature = "uring")]
+    #[test]
+    fn the_log_matches_the_model_on_uring(setup in setup(), ops in prop::collection::vec(op(), 1..150)) {
+        run(uring_backend(), setup, &ops)?;
+    }
+}
+
+/// The campaign itself, briefly, on every backend compiled in: its own mix of operations,
+/// with a power cut before every power loss.
+#[test]
+fn a_short_campaign_finds_nothing() {
+    let mut cfg = CampaignConfig::new(0x10D, 150, InnerBackend::Std);
+    cfg.backends = InnerBackend::ALL
+        .into_iter()
+        .filter(|b| b.is_compiled_in())
+        .collect();
+    cfg.losses_per_run = 10;
+    // TODO(issue 10 defects 1 and 3): stop waiving once they are fixed (see
+    // `campaign::known_defect` for what it waives).
+    cfg.waive_known_defects = true;
+    let report = campaign::run(&cfg, &mut |_| {});
+    assert!(
+        report.skipped_backends.is_empty(),
+        "{:?}",
+        report.skipped_backends
+    );
+    assert!(report.is_clean(), "{:#?}", report.failures);
+    assert!(report.stats.power_losses >= 150, "{:?}", report.stats);
+    assert!(report.stats.entries_checked > 0, "{:?}", report.stats);
+}
+
+/// The settings the model test used before it covered the whole API: 16 KiB segments,
+/// the builder's defaults otherwise.
+fn first_model_setup(schedule: FsyncSchedule, consistency: ReadConsistency, seed: u64) -> Setup {
+    Setup {
+        fault_seed: seed,
+        schedule,
+        consistency,
+        segment_size: 16 << 10,
+        retention: Retention::None,
+        precreate: true,
+        write_buffer: 1 << 20,
+        write_interval: Duration::from_millis(10),
+        max_open_segments: 64,
     }
 }
 
@@ -376,26 +215,32 @@ proptest! {
 /// survives, the batch does not appear in part.
 #[test]
 fn regression_torn_batch_after_durable_append() {
-    let cfg = Config {
-        schedule: FsyncSchedule::NoFsync,
-        consistency: ReadConsistency::StrictlyAtOnce,
-        seed: 11,
-    };
+    let setup = first_model_setup(FsyncSchedule::NoFsync, ReadConsistency::StrictlyAtOnce, 11);
     run(
-        cfg,
+        std_backend(),
+        setup,
         &[
             Op::Append { topic: 0, len: 10 },
             Op::Sync,
-            Op::Batch { topic: 0, n: 5 },
+            Op::Batch {
+                topic: 0,
+                n: 5,
+                len: 40,
+            },
             Op::Crash(CrashMode::TearLastSector),
             Op::Read {
                 topic: 0,
+                reader: Reader::Shared,
                 checkpoint: true,
             },
-            Op::Batch { topic: 1, n: 3 },
-            Op::Crash(CrashMode::KeepRandomPrefix),
+            Op::Batch {
+                topic: 1,
+                n: 3,
+                len: 40,
+            },
         ],
-    );
+    )
+    .unwrap();
 }
 
 /// Found by the first run (a model error, kept so the lesson stays checked):
@@ -403,13 +248,14 @@ fn regression_torn_batch_after_durable_append() {
 /// only what came before that entry in the log, not what was appended before the call.
 #[test]
 fn regression_wait_durable_covers_what_came_before_the_entry() {
-    let cfg = Config {
-        schedule: FsyncSchedule::Milliseconds(3_600_000),
-        consistency: ReadConsistency::AtLeastOnce { persist_every: 3 },
-        seed: 0,
-    };
+    let setup = first_model_setup(
+        FsyncSchedule::Milliseconds(3_600_000),
+        ReadConsistency::AtLeastOnce { persist_every: 3 },
+        0,
+    );
     run(
-        cfg,
+        std_backend(),
+        setup,
         &[
             Op::Append { topic: 1, len: 0 },
             Op::Reopen,
@@ -417,5 +263,129 @@ fn regression_wait_durable_covers_what_came_before_the_entry() {
             Op::WaitDurable { topic: 1 },
             Op::Crash(CrashMode::DropUnsynced),
         ],
+    )
+    .unwrap();
+}
+
+/// Runs run `run` of a campaign (run seed `run_seed`, 25 power losses, on std) up to
+/// `attempts` times, failing on the first violation. The operations and crash points are
+/// the same every time, the interleaving with the background thread is not, so a
+/// campaign's finding usually shows again within a few attempts.
+fn replay_campaign_run(run_seed: u64, run: u64, attempts: u32) {
+    for attempt in 1..=attempts {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = RunSpec {
+            run_seed,
+            power_losses: 25,
+            modes: ALL_CRASH_MODES.to_vec(),
+            first_mode: (run * 25) as usize,
+            dir: dir.path().join("log"),
+        };
+        let outcome = campaign::run_one(&spec, std_backend(), &mut |_| {});
+        if let Some(v) = outcome.violation {
+            panic!("attempt {attempt} of run seed {run_seed:#x}: {v}");
+        }
+    }
+}
+
+/// Found by the campaign (seed 0xf00d, run 36): the last segment's header written in part
+/// or garbled by a power loss (`TearLastSector`, `KeepRandomPrefix`), never synced, and
+/// recovery refused it as a foreign file ("bad magic", "segment header checksum
+/// mismatch") instead of cutting it as a torn tail: nothing in that segment can have been
+/// acknowledged.
+#[test]
+#[ignore = "defect 3 of issue 10 (a torn, not lost, header of the last segment), not fixed on main yet"]
+fn regression_a_torn_header_of_the_last_segment_is_a_torn_tail() {
+    replay_campaign_run(0x4f4e_3151_71e2_c734, 36, 10);
+}
+
+/// Found by the campaign (seed 0xf00d, runs 126 and 0): a trailing segment made ahead of
+/// time whose zero-fill was never synced, its header zeros but its last sector garbled
+/// (`TearLastSector`), was kept as a segment; the segment before it, whose own unsynced
+/// tail was torn, was then judged as a middle segment and the log refused to open
+/// ("checksum mismatch", "segment header is missing (zeros)").
+#[test]
+#[ignore = "defect 3 of issue 10 (a headerless trailing segment holding garbage), not fixed on main yet"]
+fn regression_a_headerless_trailing_segment_does_not_hide_the_torn_tail_before_it() {
+    replay_campaign_run(0xd0ef_c7d7_82cd_1de9, 126, 10);
+    replay_campaign_run(0x9ea5_2f40_51fe_66a0, 0, 10);
+}
+
+/// A backend whose first removal, once armed, waits before it removes: a deleter that
+/// the scheduler put aside between choosing its segments and deleting them.
+#[derive(Debug, Default)]
+struct SlowFirstRemove {
+    inner: wal::StdBackend,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl StorageBackend for SlowFirstRemove {
+    fn name(&self) -> &str {
+        "slow-first-remove"
+    }
+
+    fn create(&self, path: &std::path::Path, len: u64) -> std::io::Result<Arc<dyn wal::Storage>> {
+        self.inner.create(path, len)
+    }
+
+    fn open(&self, path: &std::path::Path) -> std::io::Result<Arc<dyn wal::Storage>> {
+        self.inner.open(path)
+    }
+
+    fn remove(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        self.inner.remove(path)
+    }
+
+    fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+}
+
+/// Found by the campaign (seed 9, run 790 on mmap, run seed 0x633ec5f2767d9ad3: "segment
+/// 9 is missing between 8 and 11" after a power loss). Two deleters (the background
+/// thread and `reclaim()`) each take the oldest doomed segments nobody holds; the second
+/// takes the next ones while the first is still deleting its own, so later segments go
+/// first. A power loss then leaves a gap, and Strict open fails.
+#[test]
+#[ignore = "defect 1 of issue 10 (concurrent deleters remove segments out of order), not fixed on main yet"]
+fn regression_two_deleters_never_remove_a_later_segment_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(SlowFirstRemove::default());
+    let wal = Arc::new(
+        wal::Wal::builder()
+            .dir(dir.path())
+            .fsync(FsyncSchedule::SyncEach)
+            .segment_size(4096)
+            .precreate_segments(false)
+            .custom_backend(backend.clone())
+            .open()
+            .unwrap(),
+    );
+    let fill = |n: u64| {
+        for i in 0..n {
+            wal.append_for_topic("t", &[i as u8; 300]).unwrap();
+        }
+        wal.batch_read_for_topic("t", usize::MAX, true).unwrap();
+    };
+    fill(40);
+    backend
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let first = {
+        let wal = wal.clone();
+        std::thread::spawn(move || wal.reclaim().unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    fill(40);
+    wal.reclaim().unwrap();
+    let ids = wal_core::segment::list_segments(dir.path()).unwrap();
+    first.join().unwrap();
+    let contiguous = ids.windows(2).all(|w| w[1] == w[0] + 1);
+    assert!(
+        contiguous,
+        "segments on disk while the first deleter waited: {ids:?}"
     );
 }
