@@ -116,12 +116,6 @@ fn run(inner: Arc<dyn StorageBackend>, setup: Setup, ops: &[Op]) -> Result<(), T
             prop_assert!(stats.power_losses >= 1, "the last power loss was simulated");
             Ok(())
         }
-        // TODO(issue 10 defects 1 and 3): drop this arm once they are fixed (see
-        // `campaign::known_defect` for what it waives).
-        Err(v) if campaign::known_defect(&v).is_some() => {
-            eprintln!("waived, known defect: {v}");
-            Ok(())
-        }
         Err(v) => Err(TestCaseError::fail(v.to_string())),
     }
 }
@@ -181,9 +175,6 @@ fn a_short_campaign_finds_nothing() {
         .filter(|b| b.is_compiled_in())
         .collect();
     cfg.losses_per_run = 10;
-    // TODO(issue 10 defects 1 and 3): stop waiving once they are fixed (see
-    // `campaign::known_defect` for what it waives).
-    cfg.waive_known_defects = true;
     let report = campaign::run(&cfg, &mut |_| {});
     assert!(
         report.skipped_backends.is_empty(),
@@ -294,7 +285,6 @@ fn replay_campaign_run(run_seed: u64, run: u64, attempts: u32) {
 /// mismatch") instead of cutting it as a torn tail: nothing in that segment can have been
 /// acknowledged.
 #[test]
-#[ignore = "defect 3 of issue 10 (a torn, not lost, header of the last segment), not fixed on main yet"]
 fn regression_a_torn_header_of_the_last_segment_is_a_torn_tail() {
     replay_campaign_run(0x4f4e_3151_71e2_c734, 36, 10);
 }
@@ -305,7 +295,6 @@ fn regression_a_torn_header_of_the_last_segment_is_a_torn_tail() {
 /// tail was torn, was then judged as a middle segment and the log refused to open
 /// ("checksum mismatch", "segment header is missing (zeros)").
 #[test]
-#[ignore = "defect 3 of issue 10 (a headerless trailing segment holding garbage), not fixed on main yet"]
 fn regression_a_headerless_trailing_segment_does_not_hide_the_torn_tail_before_it() {
     replay_campaign_run(0xd0ef_c7d7_82cd_1de9, 126, 10);
     replay_campaign_run(0x9ea5_2f40_51fe_66a0, 0, 10);
@@ -350,7 +339,6 @@ impl StorageBackend for SlowFirstRemove {
 /// takes the next ones while the first is still deleting its own, so later segments go
 /// first. A power loss then leaves a gap, and Strict open fails.
 #[test]
-#[ignore = "defect 1 of issue 10 (concurrent deleters remove segments out of order), not fixed on main yet"]
 fn regression_two_deleters_never_remove_a_later_segment_first() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(SlowFirstRemove::default());
