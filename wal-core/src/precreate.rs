@@ -1,11 +1,12 @@
 //! The next segment, created ahead of time and zero-filled.
 //!
-//! Two reasons (`LIMITS.md`): a sync after writing into `fallocate`d, never-written blocks
-//! also converts those extents (about 4.8k syncs/s for 4 KiB appends, against 10k/s into
-//! written blocks), and creating a segment in the append path costs a file creation and a
-//! directory sync (0.25 ms; zero-filling 64 MiB would cost 35 ms or more). So once the
-//! active segment is half full, the background thread creates the next one, writes its
-//! zeros and its header, syncs it and the directory, and parks it here; rollover takes it.
+//! Two reasons (measured in `docs/measurements.md`, rows 2 and 9): a sync after writing
+//! into `fallocate`d, never-written blocks also converts those extents (4 KiB appends
+//! sync at 0.69–0.87× of their rate into written blocks), and creating a segment in the
+//! append path costs a file creation and a directory sync (0.26–0.6 ms; zero-filling
+//! 64 MiB costs 34–46 ms). So once the active segment is half full, the background thread
+//! creates the next one, writes its zeros and its header, syncs it and the directory, and
+//! parks it here; rollover takes it.
 //! A spare left at a crash is a trailing segment with nothing after its header, which
 //! recovery removes. Either way a segment's header is durable before its first record is
 //! written.
