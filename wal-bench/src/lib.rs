@@ -39,13 +39,17 @@ mod okaywal;
 mod ours;
 pub mod output;
 pub mod plan;
+mod raft_engine;
+mod raft_log;
 pub mod raw;
 pub mod report;
 pub mod run;
 pub mod svg;
+mod system;
 pub mod targets;
 mod walrus;
 pub mod worker;
+pub mod workload;
 
 pub use error::{Error, Result};
 pub use job::{Job, Measurement, Schedule, System, Workload};
