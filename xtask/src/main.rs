@@ -20,13 +20,21 @@ fn main() -> ExitCode {
     let task = args.next();
     let rest: Vec<String> = args.collect();
     match task.as_deref() {
-        Some("bench") => cargo(
-            &[
-                &["run", "--release", "--quiet", "-p", "wal-bench", "--"],
-                &strs(&rest)[..],
-            ]
-            .concat(),
-        ),
+        Some("bench") => {
+            // Build first with cargo's progress shown (a first release build takes
+            // minutes), then run without cargo's chatter.
+            let built = cargo(&["build", "--release", "-p", "wal-bench"]);
+            if built != ExitCode::SUCCESS {
+                return built;
+            }
+            cargo(
+                &[
+                    &["run", "--release", "--quiet", "-p", "wal-bench", "--"],
+                    &strs(&rest)[..],
+                ]
+                .concat(),
+            )
+        }
         Some("crash") => cargo(
             &[
                 &[
