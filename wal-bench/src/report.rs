@@ -218,8 +218,9 @@ pub fn rows(settings: &Settings) -> Vec<Row> {
             Workload::Fill { .. } => continue,
             Workload::Memory { entries, size } => (
                 format!(
-                    "7 index memory: {} entries of {size} B (bytes/entry)",
-                    fmt_rate(entries as f64)
+                    "7 index memory: {} entries of {size} B (peers ≤ {}), bytes/entry",
+                    fmt_rate(entries as f64),
+                    fmt_rate(entries.min(crate::plan::PEER_MEMORY_ENTRIES) as f64)
                 ),
                 "index memory".into(),
                 RowKind::Memory,

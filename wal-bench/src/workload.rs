@@ -294,6 +294,7 @@ fn memory<L: Log>(job: &Job, entries: u64, size: usize) -> Result<Measurement> {
         payload_bytes: entries * size as u64,
         elapsed_s: elapsed.as_secs_f64(),
         memory_bytes_per_entry: Some(after.saturating_sub(before) as f64 * 1024.0 / entries as f64),
+        note: Some(format!("{entries} entries appended")),
         ..Measurement::default()
     };
     log.close(&mut m)?;
