@@ -56,6 +56,10 @@ pub(crate) fn adaptation(w: &Workload) -> Option<&'static str> {
              TiKV's write loop does",
         ),
         Workload::Batch { .. } => Some("one LogBatch of N entries, written with sync"),
+        Workload::ReadBack { .. } => Some(
+            "its open reads each LogBatch's header and index only, not the entries (their \
+             checksums are checked when fetched); reads are fetch_entries_to, 4 MiB at a time",
+        ),
         _ => None,
     }
 }

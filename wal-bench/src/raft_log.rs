@@ -55,6 +55,10 @@ pub(crate) fn adaptation(w: &Workload) -> Option<&'static str> {
         Workload::Pipelined { .. } => {
             Some("appends buffer in the log; the wait is a synced flush and its callback")
         }
+        Workload::ReadBack { .. } => Some(
+            "its open replays every record into its payload cache (up to 100k entries or 1 \
+             GiB by default), from which RaftLog::read then serves them",
+        ),
         _ => None,
     }
 }
