@@ -451,12 +451,25 @@ impl Report {
         }
         write!(
             s,
-            "\n- pwrite 4 KiB + fdatasync, 1 thread: **{}/s**{}\n\
+            "\n- pwrite 4 KiB + fdatasync, 1 thread: **{}/s**{}",
+            fmt_rate(l.sync_4k.per_s),
+            lat(&l.sync_4k)
+        )
+        .ok();
+        if let Some(end) = &l.sync_4k_end {
+            write!(
+                s,
+                "; measured again at the end: {}/s (the better one is the limit)",
+                fmt_rate(end.per_s)
+            )
+            .ok();
+        }
+        write!(
+            s,
+            "\n\
              - buffered pwrite, 1 MiB blocks, new preallocated file: **{:.0} MB/s** (better \
              of two passes; the first, into memory touched for the first time: {:.0} MB/s)\n\
              - buffered pread of it, cached: **{:.0} MB/s**\n",
-            fmt_rate(l.sync_4k.per_s),
-            lat(&l.sync_4k),
             l.write_bandwidth / 1e6,
             l.write_bandwidth_first / 1e6,
             l.read_bandwidth / 1e6
