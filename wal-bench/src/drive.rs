@@ -126,6 +126,50 @@ where
     })
 }
 
+/// Bytes of random data payloads are cut from.
+const POOL_BYTES: usize = 4 << 20;
+/// How far the next entry's payload starts from the last one's: odd, so that offsets
+/// cycle through the whole pool, and more than a typical entry, so that neighbours do
+/// not overlap.
+const POOL_STEP: usize = 4093;
+
+/// Random bytes from which every entry's payload is cut at a moving offset, so that
+/// consecutive entries differ: no system can compress a batch of them (raft-engine
+/// compresses batches over 8 KiB with LZ4) or gain from a payload that never changes.
+#[derive(Debug, Clone)]
+pub struct Pool(Vec<u8>);
+
+impl Pool {
+    /// A pool for entries of at most `max_size` bytes.
+    pub fn new(max_size: usize, seed: u64) -> Self {
+        Self(payload(POOL_BYTES + max_size, seed))
+    }
+
+    /// A cursor over the pool for one thread, starting at a place of its own.
+    pub fn cursor(&self, thread: usize) -> Cursor<'_> {
+        Cursor {
+            pool: &self.0,
+            at: thread.wrapping_mul(POOL_BYTES / 17 + 1) % POOL_BYTES,
+        }
+    }
+}
+
+/// One thread's position in a [`Pool`].
+#[derive(Debug, Clone)]
+pub struct Cursor<'p> {
+    pool: &'p [u8],
+    at: usize,
+}
+
+impl<'p> Cursor<'p> {
+    /// The next payload, `size` bytes (at most the pool's `max_size`).
+    pub fn next(&mut self, size: usize) -> &'p [u8] {
+        let s = &self.pool[self.at..self.at + size];
+        self.at = (self.at + POOL_STEP) % POOL_BYTES;
+        s
+    }
+}
+
 /// A payload of `size` non-zero bytes that differs per `seed`.
 pub fn payload(size: usize, seed: u64) -> Vec<u8> {
     let mut rng = XorShift::new(seed);
@@ -206,6 +250,11 @@ mod tests {
     fn payloads_and_sizes_are_deterministic() {
         assert_eq!(payload(100, 7), payload(100, 7));
         assert!(payload(1000, 1).iter().all(|&b| b != 0));
+        let pool = Pool::new(64, 5);
+        let mut c = pool.cursor(0);
+        let (a1, a2) = (c.next(64), c.next(64));
+        assert_ne!(a1, a2, "consecutive payloads differ");
+        assert_ne!(pool.cursor(1).next(64), a1, "threads start apart");
         let mut a = XorShift::new(3);
         for _ in 0..1000 {
             assert!((500..=1024).contains(&a.in_range(500..=1024)));

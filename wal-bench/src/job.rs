@@ -33,26 +33,34 @@ pub enum System {
     Walrus,
     /// okaywal 0.3.
     Okaywal,
+    /// raft-engine 0.4 (TiKV's Raft log store), without its default features.
+    RaftEngine,
+    /// raft-log 0.4 (the log store of openraft's examples).
+    RaftLog,
 }
 
 impl System {
     /// Every system, in the order runs alternate: ours and peers interleaved, so that
     /// drift of the machine hits all of them alike.
-    pub const ALTERNATING: [System; 5] = [
-        System::Std,
+    pub const ALTERNATING: [System; 7] = [
         System::Walrus,
-        System::Mmap,
+        System::Std,
         System::Okaywal,
+        System::Mmap,
+        System::RaftEngine,
         System::Uring,
+        System::RaftLog,
     ];
 
     /// Every system in table order: ours first, then the peers.
-    pub const TABLE: [System; 5] = [
+    pub const TABLE: [System; 7] = [
         System::Std,
         System::Mmap,
         System::Uring,
         System::Walrus,
         System::Okaywal,
+        System::RaftEngine,
+        System::RaftLog,
     ];
 
     /// The name shown in tables.
@@ -63,6 +71,8 @@ impl System {
             System::Uring => "wal/uring",
             System::Walrus => "walrus-rust",
             System::Okaywal => "okaywal",
+            System::RaftEngine => "raft-engine",
+            System::RaftLog => "raft-log",
         }
     }
 
@@ -77,7 +87,29 @@ impl System {
             System::Std => Some(wal::Backend::Std),
             System::Mmap => Some(wal::Backend::Mmap),
             System::Uring => Some(wal::Backend::Uring),
-            System::Walrus | System::Okaywal => None,
+            _ => None,
+        }
+    }
+
+    /// Whether the system can express `workload`; the reason when it cannot.
+    pub fn cannot(self, workload: &Workload) -> Option<&'static str> {
+        match self {
+            System::Std => None,
+            System::Mmap | System::Uring => crate::ours::cannot_other_backend(workload),
+            System::Walrus => crate::walrus::cannot(workload),
+            System::Okaywal => crate::okaywal::cannot(workload),
+            System::RaftEngine => crate::raft_engine::cannot(workload),
+            System::RaftLog => crate::raft_log::cannot(workload),
+        }
+    }
+
+    /// How the system runs `workload` when that differs from the plain reading.
+    pub fn adaptation(self, workload: &Workload) -> Option<&'static str> {
+        match self {
+            System::Std | System::Mmap | System::Uring | System::Walrus => None,
+            System::Okaywal => crate::okaywal::adaptation(workload),
+            System::RaftEngine => crate::raft_engine::adaptation(workload),
+            System::RaftLog => crate::raft_log::adaptation(workload),
         }
     }
 }
@@ -177,7 +209,19 @@ pub enum Workload {
         /// Payload bytes per entry.
         size: usize,
     },
+    /// 7. Index memory: appends `entries` small entries to one topic, in calls of
+    ///    [`MEMORY_BATCH`], and reports the anonymous memory the process gained per
+    ///    entry.
+    Memory {
+        /// Entries to append.
+        entries: u64,
+        /// Payload bytes per entry.
+        size: usize,
+    },
 }
+
+/// Entries per append call of the index-memory workload.
+pub const MEMORY_BATCH: usize = 1000;
 
 /// Entry size of the small-entry workloads.
 pub const SMALL_SIZE: usize = 64;
@@ -212,36 +256,20 @@ impl Workload {
             Workload::Batch { entries } => format!("batch/{entries}x256B"),
             Workload::Fill { .. } => "fill".to_owned(),
             Workload::ReadBack { .. } => "readback".to_owned(),
+            Workload::Memory { size, .. } => format!("memory/{}", size_name(size)),
         }
     }
 
-    /// Whether `system` can express the workload; the reason when it cannot.
-    pub fn unsupported(&self, system: System) -> Option<&'static str> {
-        match (system, self) {
-            (System::Okaywal, Workload::Readme { .. } | Workload::Small { .. }) => {
-                Some("okaywal always syncs on commit: it has no unsynced mode")
-            }
-            (System::Walrus, Workload::Pipelined { .. }) => Some(
-                "walrus-rust cannot wait for the durability of entries appended without a sync",
-            ),
-            _ => None,
-        }
-    }
-
-    /// How `system` runs the workload when that differs from the plain reading.
-    pub fn adaptation(&self, system: System) -> Option<&'static str> {
-        match (system, self) {
-            (System::Okaywal, Workload::Durable { threads, .. }) if *threads > 1 => {
-                Some("one log: okaywal has no topics")
-            }
-            (System::Okaywal, Workload::Pipelined { .. }) => {
-                Some("one entry of `every` chunks per commit; one writer holds the log at a time")
-            }
-            (System::Okaywal, Workload::Batch { .. }) => Some("one entry of N chunks, committed"),
-            (System::Okaywal, Workload::ReadBack { .. }) => {
-                Some("read through recovery (LogManager::recover), its only sequential read")
-            }
-            _ => None,
+    /// The sync schedule the workload opens the log with.
+    pub fn schedule(&self) -> Schedule {
+        match *self {
+            Workload::Durable { .. } | Workload::Batch { .. } => Schedule::SyncEach,
+            Workload::Readme { schedule } => schedule,
+            Workload::Small { .. }
+            | Workload::Pipelined { .. }
+            | Workload::Fill { .. }
+            | Workload::ReadBack { .. }
+            | Workload::Memory { .. } => Schedule::NoFsync,
         }
     }
 }
@@ -267,6 +295,9 @@ pub struct Job {
     pub dir: PathBuf,
     /// How long the timed part runs, in milliseconds.
     pub duration_ms: u64,
+    /// Which repetition of this (system, workload) pair it is, from 0.
+    #[serde(default)]
+    pub run: u32,
 }
 
 impl Job {
@@ -282,6 +313,7 @@ impl Job {
             workload,
             dir: dir.into(),
             duration_ms: duration.as_millis().max(1) as u64,
+            run: 0,
         }
     }
 
@@ -292,7 +324,12 @@ impl Job {
 
     /// `system workload`, for messages.
     pub fn label(&self) -> String {
-        format!("{} {}", self.system.name(), self.workload.id())
+        format!(
+            "{} {} (run {})",
+            self.system.name(),
+            self.workload.id(),
+            self.run + 1
+        )
     }
 }
 
@@ -303,6 +340,9 @@ pub struct Measurement {
     pub row: String,
     /// The system's name ([`System::name`]).
     pub system: String,
+    /// Which repetition of the (system, workload) pair it comes from, from 0.
+    #[serde(default)]
+    pub run: u32,
     /// Entries completed.
     pub entries: u64,
     /// Payload bytes of those entries.
@@ -331,6 +371,10 @@ pub struct Measurement {
     pub log_bytes: Option<u64>,
     /// Peak resident memory of the worker process, in KiB (`VmHWM`).
     pub peak_rss_kib: Option<u64>,
+    /// Anonymous memory (`RssAnon`: heap, not the page cache or mapped files) the process
+    /// gained while appending, per entry (index-memory workload).
+    #[serde(default)]
+    pub memory_bytes_per_entry: Option<f64>,
     /// The backend actually in use, when it is not the one asked for.
     pub fallback: Option<String>,
     /// How this system ran the workload, when it differs from the plain reading.

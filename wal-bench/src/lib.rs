@@ -1,14 +1,19 @@
-//! Benchmarks of the `wal` write-ahead log, side by side with walrus-rust and okaywal,
-//! against the raw limits of the machine's own disk. `cargo xtask bench` runs them.
+//! Benchmarks of the `wal` write-ahead log, side by side with walrus-rust, okaywal,
+//! raft-engine and raft-log, against the raw limits of the machine's own disk.
+//! `cargo xtask bench` runs them.
 //!
 //! The `wal-bench` binary is an orchestrator ([`run::run`]): it measures the machine's
 //! limits ([`raw::Limits`]: a `pwrite` + `fdatasync` loop on a preallocated file, buffered
 //! `pwrite`/`pread` bandwidth), expands the settings into jobs ([`plan::plan`]: every
-//! workload for each of our backends and each peer, systems alternating), and runs every
-//! job in its own worker process (the hidden `worker` subcommand, [`worker::run_job`]),
-//! so that process-wide state of a peer never leaks between runs and peak memory is
-//! per run. The results become a [`report::Report`]: a terminal table,
-//! `target/bench/report.md`, `report.json` and SVG charts ([`output::write_all`]).
+//! workload for each of our backends and each peer, several runs of each, systems
+//! interleaved), and runs every job in its own worker process (the hidden `worker`
+//! subcommand, [`worker::run_job`]), so that process-wide state of a peer never leaks
+//! between runs and peak memory is per run. Every system sits behind one small trait
+//! (`system::Log`: open, a writer per topic, append, wait for durability, sync, read
+//! back, close), so that the workload loops ([`workload`]) are written once for all of
+//! them. The results become a [`report::Report`], whose tables and targets use the
+//! median run of every pair, with min–max: a terminal table, `target/bench/report.md`,
+//! `report.json` and SVG charts ([`output::write_all`]).
 //!
 //! One job can also run in-process, for any system but walrus-rust (which takes its
 //! directory from the environment):
@@ -39,13 +44,17 @@ mod okaywal;
 mod ours;
 pub mod output;
 pub mod plan;
+mod raft_engine;
+mod raft_log;
 pub mod raw;
 pub mod report;
 pub mod run;
 pub mod svg;
+mod system;
 pub mod targets;
 mod walrus;
 pub mod worker;
+pub mod workload;
 
 pub use error::{Error, Result};
 pub use job::{Job, Measurement, Schedule, System, Workload};

@@ -188,6 +188,16 @@ pub fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Anonymous resident memory of this process (heap and stacks, not the page cache or
+/// mapped files), in KiB (`RssAnon` of `/proc/self/status`).
+pub fn rss_anon_kib() -> Option<u64> {
+    fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +209,7 @@ mod tests {
         assert!(m.memory_bytes > 0);
         assert!(!m.kernel.is_empty());
         assert!(peak_rss_kib().is_some_and(|k| k > 0));
+        assert!(rss_anon_kib().is_some_and(|k| k > 0));
     }
 
     #[test]

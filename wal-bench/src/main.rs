@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wal_bench::run::Progress;
 use wal_bench::{Profile, Settings, System};
 
-/// Benchmarks of the wal write-ahead log, side by side with walrus-rust and okaywal,
-/// against the raw limits of this machine's disk.
+/// Benchmarks of the wal write-ahead log, side by side with walrus-rust, okaywal,
+/// raft-engine and raft-log, against the raw limits of this machine's disk.
 #[derive(Debug, Parser)]
 #[command(name = "wal-bench", args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -39,10 +39,10 @@ enum Cmd {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Every workload once for every system, tiny sizes: seconds (CI).
+    /// Every workload for every system, tiny sizes: well under a minute (CI).
     #[arg(long, conflicts_with = "full")]
     smoke: bool,
-    /// Longer runs: 5 s per configuration, 1 GiB read back.
+    /// Longer runs: 5 s per run, 1 GiB read back.
     #[arg(long)]
     full: bool,
     /// Where the temporary logs go (use the file system you care about).
@@ -52,19 +52,26 @@ struct RunArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only workloads whose id contains one of these (durable, readme, nofsync,
-    /// pipelined, batch, readback, recovery, 16t, 4KiB, ...); comma-separated.
+    /// pipelined, batch, readback, recovery, memory, 16t, 4KiB, ...); comma-separated.
     #[arg(long, value_delimiter = ',')]
     filter: Vec<String>,
-    /// Systems to run: std, mmap, uring (our backends), walrus, okaywal (the peers);
-    /// comma-separated [default: all].
+    /// Systems to run: std, mmap, uring (our backends), walrus, okaywal, raft-engine,
+    /// raft-log (the peers); comma-separated [default: all].
     #[arg(long, value_delimiter = ',', value_enum)]
     backend: Vec<System>,
     /// Thread counts of the durable-append workload, comma-separated [default: 1,4,16].
     #[arg(long, value_delimiter = ',')]
     threads: Vec<usize>,
-    /// Seconds per timed configuration [default: 1.5; 5 with --full].
+    /// Seconds per timed run [default: 1; 5 with --full].
     #[arg(long)]
     duration: Option<f64>,
+    /// Runs of every (system, workload) pair, interleaved across systems; tables show
+    /// the median and the min–max [default: 3].
+    #[arg(long)]
+    repeats: Option<u32>,
+    /// Entries of the index-memory workload [default: 50M; 100k with --smoke; 0 skips it].
+    #[arg(long)]
+    memory_entries: Option<u64>,
     /// Print only the JSON report on stdout (no progress bar, no table); the report
     /// files are written all the same.
     #[arg(long)]
@@ -125,6 +132,15 @@ fn settings(a: &RunArgs) -> wal_bench::Result<Settings> {
         }
         s.threads = a.threads.clone();
     }
+    if let Some(r) = a.repeats {
+        if r == 0 {
+            return Err(wal_bench::Error::Settings("--repeats: 0 runs".into()));
+        }
+        s.repeats = r;
+    }
+    if let Some(n) = a.memory_entries {
+        s.memory_entries = n;
+    }
     s.filters = a.filter.clone();
     Ok(s)
 }
@@ -140,8 +156,10 @@ fn orchestrate(a: &RunArgs) -> wal_bench::Result<ExitCode> {
         ProgressBar::hidden()
     } else {
         println!(
-            "wal-bench: {:?} profile, {} s per configuration, logs under {}",
+            "wal-bench: {:?} profile, {} runs of {} s per configuration, interleaved; logs \
+             under {}",
             s.profile,
+            s.repeats,
             s.duration.as_secs_f64(),
             s.dir.display()
         );

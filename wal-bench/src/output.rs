@@ -35,9 +35,11 @@ pub fn markdown(r: &Report) -> String {
     let peers: Vec<String> = r.peers.iter().map(|(n, v)| format!("{n} {v}")).collect();
     writeln!(
         s,
-        "- profile `{:?}`: {} s per timed configuration, read workload {} MiB of 1 KiB \
-         entries, durable threads {:?}, systems {}; peers: {}",
+        "- profile `{:?}`: {} runs of {} s per timed configuration, interleaved across \
+         systems (A B C A B C ...), read workload {} MiB of 1 KiB entries, durable threads \
+         {:?}, systems {}; peers: {}",
         st.profile,
+        st.repeats,
         st.duration.as_secs_f64(),
         st.read_bytes >> 20,
         st.threads,
@@ -53,10 +55,15 @@ pub fn markdown(r: &Report) -> String {
         writeln!(s, "- filter: {}", st.filters.join(", ")).ok();
     }
     s.push_str(
-        "- every (system, workload) runs in its own process, in its own fresh directory, \
-         systems alternating within each workload; our log uses its defaults (64 MiB \
-         segments) with the backend named; walrus-rust its FD backend; okaywal 64 MiB \
-         preallocated segments, checkpointed after 56 MiB\n",
+        "- every run of a (system, workload) pair is its own process, in its own fresh \
+         directory; every system goes through the same workload loops (one trait, \
+         `wal_bench::workload`), with the same payloads (cut from a random pool, so that \
+         no two neighbours are equal and nothing compresses); our log uses its defaults \
+         (64 MiB segments) with the backend named; walrus-rust its FD backend; okaywal 64 \
+         MiB preallocated segments, checkpointed after 56 MiB; raft-engine its defaults \
+         (TiKV's), a region per topic, entries through `LogBatch::add_entries` and \
+         `Engine::write`; raft-log its defaults, a log per topic, `append` then \
+         `flush(sync, callback)`\n",
     );
     writeln!(
         s,
@@ -66,29 +73,35 @@ pub fn markdown(r: &Report) -> String {
     s.push_str(&r.limits_text());
     writeln!(
         s,
-        "\n## Summary\n\nEntries per second (recovery: time to open, and log MB scanned per \
-         second). \"ours ÷ limit\": durable rows over the raw pwrite+fdatasync rate of the \
-         same size (batches: batches/s over it); unsynced and pipelined rows as payload \
-         MB/s over buffered pwrite bandwidth; reads and recovery over buffered pread \
-         bandwidth. n/a: the system cannot express the workload (below).\n"
+        "\n## Summary\n\nMedian of the runs, min–max in brackets. Entries per second \
+         (recovery: time to open, and log MB scanned per second; index memory: bytes of \
+         anonymous memory gained per entry, lower is better). \"ours ÷ best peer\": our \
+         best median over the best peer's (index memory: the peer's over ours, so above 1 \
+         is a lead everywhere). \"ours ÷ limit\": durable rows over the raw \
+         pwrite+fdatasync rate of the same size (batches: batches/s over it); unsynced and \
+         pipelined rows as payload MB/s over buffered pwrite bandwidth; reads and recovery \
+         over buffered pread bandwidth. n/a: the system cannot express the workload \
+         (below).\n"
     )
     .ok();
     s.push_str(&r.summary_table());
     writeln!(s, "\n## Targets\n").ok();
     s.push_str(&r.targets_table());
-    writeln!(s, "\n## Every measurement\n").ok();
+    writeln!(s, "\n## Every measurement (median run)\n").ok();
     s.push_str(
-        "Latency: per call for durable appends and batches; from append to the return of \
+        "The median run of each pair, with its latency percentiles the medians of every \
+         run's. Latency: per call for durable appends and batches; from append to the return of \
          the `wait_durable` (okaywal: commit) that covered it for pipelined, sampled every \
          16th entry. flushes: syncs the log reports (ours); flush p50/p99: time of one \
          such flush (write + sync) as the log reports it, to within a factor of two; dev \
          flushes: flush requests the device completed during the job (device-wide). B/entry: 4 KiB pages of the \
-         log's files holding data, per entry. Peak: the worker's VmHWM.\n\n",
+         log's files holding data, per entry. Peak: the worker's VmHWM. Runs: the headline \
+         value of every run, in the order they ran.\n\n",
     );
     s.push_str(
         "| workload | system | entries/s | MB/s | × limit | p50 | p99 | p99.9 | flushes | \
-         flush p50/p99 | dev flushes | B/entry | peak MiB | note |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+         flush p50/p99 | dev flushes | B/entry | peak MiB | runs | note |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
     );
     let mut all_rows = rows(st);
     all_rows.insert(
@@ -102,9 +115,19 @@ pub fn markdown(r: &Report) -> String {
     );
     for row in &all_rows {
         for sys in System::TABLE {
-            let Some(x) = r.get(&row.id, sys) else {
+            let Some(sum) = r.summary_of(&row.id, sys) else {
                 continue;
             };
+            let x = &sum.median;
+            let runs = sum
+                .values
+                .iter()
+                .map(|&v| match row.kind {
+                    RowKind::Memory => format!("{v:.1}"),
+                    _ => fmt_rate(v),
+                })
+                .collect::<Vec<_>>()
+                .join(" · ");
             let lat = |f: fn(&crate::hist::Percentiles) -> f64| {
                 x.latency
                     .as_ref()
@@ -121,7 +144,7 @@ pub fn markdown(r: &Report) -> String {
             };
             writeln!(
                 s,
-                "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 row.title,
                 x.system,
                 fmt_rate(x.rate()),
@@ -141,6 +164,7 @@ pub fn markdown(r: &Report) -> String {
                     .map_or_else(|| "-".into(), |b| format!("{b:.0}")),
                 x.peak_rss_kib
                     .map_or_else(|| "-".into(), |k| format!("{:.0}", k as f64 / 1024.0)),
+                runs,
                 note
             )
             .ok();

@@ -8,13 +8,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::job::{Job, Schedule, System, Workload};
 
+/// The most entries a peer appends in the index-memory workload: the memory per entry
+/// of their indexes is linear in the count, and 50 M entries would take walrus-rust
+/// minutes (the target is ours, measured at the full count).
+pub const PEER_MEMORY_ENTRIES: u64 = 5_000_000;
+
+/// Payload bytes of the index-memory workload's entries: small, so that 50 M of them
+/// stay within a few GB of disk.
+pub const MEMORY_ENTRY_SIZE: usize = 16;
+
 /// How long and how big a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     /// Every workload once for every system, tiny sizes: seconds (CI).
     Smoke,
-    /// The default of `cargo xtask bench`: about three minutes on two cores.
+    /// The default of `cargo xtask bench`: about ten minutes on two cores.
     Quick,
     /// Longer timed runs and 1 GiB read back.
     Full,
@@ -48,20 +57,44 @@ pub struct Settings {
     pub systems: Vec<System>,
     /// Only workloads whose id contains one of these (all when empty).
     pub filters: Vec<String>,
+    /// Runs of every (system, workload) pair, interleaved across systems.
+    #[serde(default = "default_repeats")]
+    pub repeats: u32,
+    /// Entries of the index-memory workload (run once per system: it measures memory,
+    /// not time).
+    #[serde(default)]
+    pub memory_entries: u64,
+}
+
+fn default_repeats() -> u32 {
+    1
 }
 
 impl Settings {
     /// The defaults of `profile`, with logs under `dir` and the report in `out`.
     pub fn new(profile: Profile, dir: &Path, out: &Path) -> Settings {
-        let (duration, read_bytes, bandwidth_bytes, threads) = match profile {
-            Profile::Smoke => (Duration::from_millis(25), 1 << 20, 4 << 20, vec![1, 4]),
+        let (duration, read_bytes, bandwidth_bytes, threads, memory_entries) = match profile {
+            Profile::Smoke => (
+                Duration::from_millis(25),
+                1 << 20,
+                4 << 20,
+                vec![1, 4],
+                100_000,
+            ),
             Profile::Quick => (
-                Duration::from_millis(1500),
+                Duration::from_millis(1000),
                 256 << 20,
                 256 << 20,
                 vec![1, 4, 16],
+                50_000_000,
             ),
-            Profile::Full => (Duration::from_secs(5), 1 << 30, 1 << 30, vec![1, 4, 16]),
+            Profile::Full => (
+                Duration::from_secs(5),
+                1 << 30,
+                1 << 30,
+                vec![1, 4, 16],
+                50_000_000,
+            ),
         };
         Settings {
             profile,
@@ -74,6 +107,8 @@ impl Settings {
             durable_sizes: vec![256, 4096],
             systems: System::ALTERNATING.to_vec(),
             filters: Vec::new(),
+            repeats: 3,
+            memory_entries,
         }
     }
 
@@ -120,6 +155,12 @@ impl Settings {
             entries,
             size: READ_ENTRY_SIZE,
         });
+        if self.memory_entries > 0 {
+            w.push(Workload::Memory {
+                entries: self.memory_entries,
+                size: MEMORY_ENTRY_SIZE,
+            });
+        }
         w
     }
 
@@ -158,9 +199,10 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// Expands the settings into steps. Within every workload the systems alternate, and
-/// the starting system rotates from one workload to the next, so that drift of the
-/// machine spreads over all of them.
+/// Expands the settings into steps. Every (system, workload) pair runs
+/// [`Settings::repeats`] times, interleaved: within a workload the systems alternate (A B
+/// C A B C ...), and the starting system rotates from one workload to the next, so that
+/// drift of the machine spreads over all of them. The index-memory workload runs once.
 pub fn plan(settings: &Settings) -> (Vec<Step>, Vec<Skipped>) {
     let workloads: Vec<Workload> = settings
         .workloads()
@@ -181,25 +223,51 @@ pub fn plan(settings: &Settings) -> (Vec<Step>, Vec<Skipped>) {
         };
         for j in 0..n {
             let system = settings.systems[(j + k) % n];
-            if let Some(reason) = w.unsupported(system) {
+            if let Some(reason) = system.cannot(&w) {
                 skipped.push(Skipped {
                     row: w.id(),
                     system: system.name().to_owned(),
                     reason: reason.to_owned(),
                 });
-                continue;
             }
-            let dir = settings.dir.join(format!(
-                "{:03}-{}-{}",
-                steps.len(),
-                system.name().replace('/', "-"),
-                w.id().replace('/', "-")
-            ));
-            let mut jobs = vec![Job::new(system, w, &dir, settings.duration)];
-            if let Some(next) = chained {
-                jobs.push(Job::new(system, next, &dir, settings.duration));
+        }
+        let repeats = match w {
+            Workload::Memory { .. } => 1,
+            _ => settings.repeats.max(1),
+        };
+        for run in 0..repeats {
+            for j in 0..n {
+                let system = settings.systems[(j + k) % n];
+                if system.cannot(&w).is_some() {
+                    continue;
+                }
+                let dir = settings.dir.join(format!(
+                    "{:03}-{}-{}",
+                    steps.len(),
+                    system.name().replace('/', "-"),
+                    w.id().replace('/', "-")
+                ));
+                let job = |w| {
+                    let w = match w {
+                        Workload::Memory { entries, size } if !system.is_ours() => {
+                            Workload::Memory {
+                                entries: entries.min(PEER_MEMORY_ENTRIES),
+                                size,
+                            }
+                        }
+                        w => w,
+                    };
+                    Job {
+                        run,
+                        ..Job::new(system, w, &dir, settings.duration)
+                    }
+                };
+                let mut jobs = vec![job(w)];
+                if let Some(next) = chained {
+                    jobs.push(job(next));
+                }
+                steps.push(Step { jobs, dir });
             }
-            steps.push(Step { jobs, dir });
         }
         k += 1;
         i += if chained.is_some() { 2 } else { 1 };
@@ -243,24 +311,53 @@ mod tests {
     }
 
     #[test]
-    fn systems_alternate_and_rotate() {
+    fn runs_interleave_systems_and_rotate() {
         let (steps, _) = plan(&smoke());
-        let first: Vec<System> = steps[..5].iter().map(|s| s.jobs[0].system).collect();
-        assert_eq!(first, System::ALTERNATING.to_vec());
-        assert_eq!(steps[5].jobs[0].system, System::ALTERNATING[1]);
+        let n = System::ALTERNATING.len();
+        // The first workload (durable, 1 thread) runs on every system: A B C ... A B C ...
+        for run in 0..3 {
+            let round: Vec<(System, u32)> = steps[run * n..(run + 1) * n]
+                .iter()
+                .map(|s| (s.jobs[0].system, s.jobs[0].run))
+                .collect();
+            let want: Vec<(System, u32)> = System::ALTERNATING
+                .iter()
+                .map(|&s| (s, run as u32))
+                .collect();
+            assert_eq!(round, want);
+        }
+        // The next workload starts one system later.
+        assert_eq!(steps[3 * n].jobs[0].system, System::ALTERNATING[1]);
     }
 
     #[test]
     fn filters_select_workloads_and_keep_fill_with_read() {
         let mut s = smoke();
+        let n = System::ALTERNATING.len();
         s.filters = vec!["recovery".into()];
         let (steps, _) = plan(&s);
-        assert_eq!(steps.len(), 5);
+        assert_eq!(steps.len(), 3 * n);
         assert!(steps.iter().all(|st| st.jobs.len() == 2));
+        assert!(steps
+            .iter()
+            .all(|st| st.jobs[0].run == st.jobs[1].run && st.jobs[0].system == st.jobs[1].system));
         s.filters = vec!["pipelined".into(), "batch/100x".into()];
         let (steps, skipped) = plan(&s);
-        assert_eq!(steps.len(), 2 * 4 + 5);
+        // walrus-rust cannot run either pipelined workload.
+        assert_eq!(steps.len(), 3 * (2 * (n - 1) + n));
         assert_eq!(skipped.len(), 2);
+    }
+
+    #[test]
+    fn index_memory_runs_once_per_system_on_std_only_of_ours() {
+        let mut s = smoke();
+        s.filters = vec!["memory".into()];
+        let (steps, skipped) = plan(&s);
+        let systems: HashSet<System> = steps.iter().map(|st| st.jobs[0].system).collect();
+        assert_eq!(steps.len(), systems.len(), "one run each");
+        assert!(systems.contains(&System::Std) && systems.contains(&System::RaftEngine));
+        assert!(!systems.contains(&System::Mmap));
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
     }
 
     #[test]

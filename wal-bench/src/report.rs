@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hist::Percentiles;
 use crate::job::{size_name, Measurement, System, Workload};
 use crate::machine::Machine;
 use crate::plan::{Settings, Skipped};
@@ -23,7 +24,86 @@ pub struct Failure {
 }
 
 /// The peers compared against, with the versions this build uses.
-pub const PEERS: [(&str, &str); 2] = [("walrus-rust", "0.2.0"), ("okaywal", "0.3.1")];
+pub const PEERS: [(&str, &str); 4] = [
+    ("walrus-rust", "0.2.0"),
+    ("okaywal", "0.3.1"),
+    ("raft-engine", "0.4.2"),
+    ("raft-log", "0.4.6"),
+];
+
+/// Every run of one (system, row) pair, summed up: the median run, and the spread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The row.
+    pub row: String,
+    /// The system's name.
+    pub system: String,
+    /// The headline value of each run, in run order ([`Report::value`]).
+    pub values: Vec<f64>,
+    /// The run whose headline value is the median (the lower middle one for an even
+    /// count), with its latency percentiles replaced by the medians of every run's.
+    pub median: Measurement,
+    /// The smallest headline value.
+    pub min: f64,
+    /// The largest headline value.
+    pub max: f64,
+}
+
+/// The median of `v` (the lower middle value for an even count); `None` when empty.
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len().saturating_sub(1) / 2).copied()
+}
+
+/// Sums up the runs of every (system, row) pair of `results`, in the order first seen.
+pub fn summarize(settings: &Settings, results: &[Measurement]) -> Vec<Summary> {
+    let kinds = rows(settings);
+    let kind = |row: &str| {
+        kinds
+            .iter()
+            .find(|r| r.id == row)
+            .map_or(RowKind::Write, |r| r.kind)
+    };
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for m in results {
+        if !keys.contains(&(m.row.as_str(), m.system.as_str())) {
+            keys.push((m.row.as_str(), m.system.as_str()));
+        }
+    }
+    keys.into_iter()
+        .map(|(row, system)| {
+            let k = kind(row);
+            let mut runs: Vec<&Measurement> = results
+                .iter()
+                .filter(|m| m.row == row && m.system == system)
+                .collect();
+            let values: Vec<f64> = runs.iter().map(|m| Report::value(k, m)).collect();
+            runs.sort_by(|a, b| Report::value(k, a).total_cmp(&Report::value(k, b)));
+            let mut mid = runs[(runs.len() - 1) / 2].clone();
+            let lat: Vec<Percentiles> = runs.iter().filter_map(|m| m.latency).collect();
+            if !lat.is_empty() {
+                let of = |f: fn(&Percentiles) -> f64| {
+                    median(&lat.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
+                };
+                mid.latency = Some(Percentiles {
+                    p50_us: of(|p| p.p50_us),
+                    p99_us: of(|p| p.p99_us),
+                    p999_us: of(|p| p.p999_us),
+                    samples: lat.iter().map(|p| p.samples).sum(),
+                });
+            }
+            Summary {
+                row: row.to_owned(),
+                system: system.to_owned(),
+                min: values.iter().copied().fold(f64::INFINITY, f64::min),
+                max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                values,
+                median: mid,
+            }
+        })
+        .collect()
+}
 
 /// Everything a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,8 +122,11 @@ pub struct Report {
     pub peers: Vec<(String, String)>,
     /// The machine's own limits, measured in the same run.
     pub limits: Limits,
-    /// Every measurement.
+    /// Every measurement, of every run.
     pub results: Vec<Measurement>,
+    /// Every (system, row) pair's runs, summed up: what tables and targets use.
+    #[serde(default)]
+    pub summary: Vec<Summary>,
     /// Pairs that were not run because the system cannot express the workload.
     pub skipped: Vec<Skipped>,
     /// Jobs that failed.
@@ -79,6 +162,15 @@ pub enum RowKind {
     Read,
     /// Recovery: log MB/s scanned over the buffered read bandwidth.
     Recovery,
+    /// Index memory: anonymous memory gained per entry appended (lower is better).
+    Memory,
+}
+
+impl RowKind {
+    /// `true` when a larger headline value is better.
+    pub fn higher_is_better(self) -> bool {
+        self != RowKind::Memory
+    }
 }
 
 /// The summary rows of a run, in plan order.
@@ -124,6 +216,15 @@ pub fn rows(settings: &Settings) -> Vec<Row> {
                 RowKind::Batch,
             ),
             Workload::Fill { .. } => continue,
+            Workload::Memory { entries, size } => (
+                format!(
+                    "7 index memory: {} entries of {size} B (peers ≤ {}), bytes/entry",
+                    fmt_rate(entries as f64),
+                    fmt_rate(entries.min(crate::plan::PEER_MEMORY_ENTRIES) as f64)
+                ),
+                "index memory".into(),
+                RowKind::Memory,
+            ),
             Workload::ReadBack { entries, size } => {
                 let mib = (entries * size as u64) >> 20;
                 rows.push(Row {
@@ -178,29 +279,49 @@ impl Report {
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
                 .collect(),
             limits,
+            summary: Vec::new(),
             results,
             skipped,
             failures,
             targets: Vec::new(),
         };
+        r.summary = summarize(&r.settings, &r.results);
         r.targets = check_targets(&r);
         r
     }
 
-    /// The measurement of `system` on row `row`.
-    pub fn get(&self, row: &str, system: System) -> Option<&Measurement> {
-        self.results
+    /// The runs of `system` on row `row`, summed up.
+    pub fn summary_of(&self, row: &str, system: System) -> Option<&Summary> {
+        self.summary
             .iter()
-            .find(|m| m.row == row && m.system == system.name())
+            .find(|s| s.row == row && s.system == system.name())
     }
 
-    /// The headline value of a measurement on a row of `kind` (higher is better):
-    /// log MB/s for recovery, entries/s otherwise.
+    /// The median measurement of `system` on row `row`.
+    pub fn get(&self, row: &str, system: System) -> Option<&Measurement> {
+        self.summary_of(row, system).map(|s| &s.median)
+    }
+
+    /// The headline value of a measurement on a row of `kind`: log MB/s for recovery,
+    /// bytes per entry for index memory (lower is better), entries/s otherwise.
     pub fn value(kind: RowKind, m: &Measurement) -> f64 {
         match kind {
             RowKind::Recovery => m.log_mb_per_s().unwrap_or(0.0),
+            RowKind::Memory => m.memory_bytes_per_entry.unwrap_or(f64::INFINITY),
             _ => m.rate(),
         }
+    }
+
+    /// How far `ours` leads `peer` on a row of `kind`: above 1 when ours is better
+    /// (ours ÷ peer, or peer ÷ ours where lower is better).
+    pub fn lead(kind: RowKind, ours: &Measurement, peer: &Measurement) -> Option<f64> {
+        let (o, p) = (Self::value(kind, ours), Self::value(kind, peer));
+        let x = if kind.higher_is_better() {
+            o / p
+        } else {
+            p / o
+        };
+        (x.is_finite() && x > 0.0).then_some(x)
     }
 
     /// A measurement as a fraction of the machine's limit.
@@ -212,6 +333,7 @@ impl Report {
             RowKind::Write => (m.mb_per_s() * 1e6, l.write_bandwidth),
             RowKind::Read => (m.mb_per_s() * 1e6, l.read_bandwidth),
             RowKind::Recovery => (m.log_mb_per_s()? * 1e6, l.read_bandwidth),
+            RowKind::Memory => return None,
         };
         (limit > 0.0).then(|| x / limit)
     }
@@ -223,17 +345,36 @@ impl Report {
                 .iter()
                 .filter(|s| s.is_ours() == ours)
                 .filter_map(|&s| self.get(&row.id, s))
-                .max_by(|a, b| Self::value(row.kind, a).total_cmp(&Self::value(row.kind, b)))
+                .max_by(|a, b| {
+                    let o = Self::value(row.kind, a).total_cmp(&Self::value(row.kind, b));
+                    if row.kind.higher_is_better() {
+                        o
+                    } else {
+                        o.reverse()
+                    }
+                })
         };
         (best(true), best(false))
     }
 
     fn cell(&self, row: &Row, system: System) -> String {
-        if let Some(m) = self.get(&row.id, system) {
-            let v = fmt_rate(Self::value(row.kind, m));
+        if let Some(sum) = self.summary_of(&row.id, system) {
+            let m = &sum.median;
+            let fmt = |x: f64| match row.kind {
+                RowKind::Memory => format!("{x:.1}"),
+                _ => fmt_rate(x),
+            };
+            let v = fmt(Self::value(row.kind, m));
+            let spread = if sum.values.len() > 1 {
+                format!(" ({}–{})", fmt(sum.min), fmt(sum.max))
+            } else {
+                String::new()
+            };
             return match row.kind {
-                RowKind::Recovery => format!("{} ({v} MB/s)", fmt_secs(m.elapsed_s)),
-                _ => v,
+                RowKind::Recovery => {
+                    format!("{} · {v} MB/s{spread}", fmt_secs(m.elapsed_s))
+                }
+                _ => format!("{v}{spread}"),
             };
         }
         let skipped = self
@@ -253,8 +394,8 @@ impl Report {
     }
 
     /// The summary table (Markdown, also printed in the terminal): every workload, our
-    /// backends and the peers side by side, and our best over the best peer and over the
-    /// machine's limit.
+    /// backends and the peers side by side (median of the runs, min–max in brackets),
+    /// and our best over the best peer and over the machine's limit, of the medians.
     pub fn summary_table(&self) -> String {
         let mut s = String::from("| workload |");
         for sys in System::TABLE {
@@ -273,12 +414,7 @@ impl Report {
             }
             let (ours, peer) = self.best(&row);
             let vs_peer = ours.zip(peer).map(|(o, p)| {
-                let pv = Self::value(row.kind, p);
-                if pv > 0.0 {
-                    format!("{:.2}×", Self::value(row.kind, o) / pv)
-                } else {
-                    "-".into()
-                }
+                Self::lead(row.kind, o, p).map_or("-".into(), |x| format!("{x:.2}×"))
             });
             let vs_limit = ours.and_then(|o| self.vs_limit(row.kind, o));
             writeln!(
@@ -315,12 +451,25 @@ impl Report {
         }
         write!(
             s,
-            "\n- pwrite 4 KiB + fdatasync, 1 thread: **{}/s**{}\n\
+            "\n- pwrite 4 KiB + fdatasync, 1 thread: **{}/s**{}",
+            fmt_rate(l.sync_4k.per_s),
+            lat(&l.sync_4k)
+        )
+        .ok();
+        if let Some(end) = &l.sync_4k_end {
+            write!(
+                s,
+                "; measured again at the end: {}/s (the better one is the limit)",
+                fmt_rate(end.per_s)
+            )
+            .ok();
+        }
+        write!(
+            s,
+            "\n\
              - buffered pwrite, 1 MiB blocks, new preallocated file: **{:.0} MB/s** (better \
              of two passes; the first, into memory touched for the first time: {:.0} MB/s)\n\
              - buffered pread of it, cached: **{:.0} MB/s**\n",
-            fmt_rate(l.sync_4k.per_s),
-            lat(&l.sync_4k),
             l.write_bandwidth / 1e6,
             l.write_bandwidth_first / 1e6,
             l.read_bandwidth / 1e6
@@ -424,5 +573,68 @@ mod tests {
         assert_eq!(fmt_us(1500.0), "1.5 ms");
         assert_eq!(fmt_secs(0.1234), "123 ms");
         assert!(utc_now().ends_with("UTC") && utc_now().len() == 20);
+    }
+
+    fn run(system: &str, run: u32, entries: u64, p99_us: f64) -> Measurement {
+        Measurement {
+            row: "durable/256B/1t/1topic".into(),
+            system: system.into(),
+            run,
+            entries,
+            elapsed_s: 1.0,
+            latency: Some(Percentiles {
+                p50_us: p99_us / 10.0,
+                p99_us,
+                p999_us: p99_us * 2.0,
+                samples: 10,
+            }),
+            ..Measurement::default()
+        }
+    }
+
+    #[test]
+    fn runs_sum_up_to_their_median_and_spread() {
+        let settings = Settings::new(
+            crate::plan::Profile::Smoke,
+            std::path::Path::new("/d"),
+            std::path::Path::new("/o"),
+        );
+        let results = vec![
+            run("wal/std", 0, 300, 900.0),
+            run("okaywal", 0, 100, 50.0),
+            run("wal/std", 1, 100, 100.0),
+            run("wal/std", 2, 200, 500.0),
+        ];
+        let sums = summarize(&settings, &results);
+        assert_eq!(sums.len(), 2);
+        let ours = &sums[0];
+        assert_eq!((ours.system.as_str(), ours.values.len()), ("wal/std", 3));
+        assert_eq!(ours.values, vec![300.0, 100.0, 200.0], "in run order");
+        assert_eq!((ours.min, ours.max), (100.0, 300.0));
+        assert_eq!((ours.median.entries, ours.median.run), (200, 2));
+        let lat = ours.median.latency.unwrap();
+        assert_eq!(
+            (lat.p99_us, lat.samples),
+            (500.0, 30),
+            "median of each percentile"
+        );
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.0), "lower middle");
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn lower_is_better_where_memory_is_measured() {
+        let m = |b: f64| Measurement {
+            memory_bytes_per_entry: Some(b),
+            ..Measurement::default()
+        };
+        assert_eq!(Report::lead(RowKind::Memory, &m(4.0), &m(8.0)), Some(2.0));
+        let r = |n: u64| Measurement {
+            entries: n,
+            elapsed_s: 1.0,
+            ..Measurement::default()
+        };
+        assert_eq!(Report::lead(RowKind::Write, &r(300), &r(100)), Some(3.0));
+        assert_eq!(Report::lead(RowKind::Write, &r(300), &r(0)), None);
     }
 }

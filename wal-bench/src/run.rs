@@ -96,7 +96,7 @@ pub fn run(
         remove_dir(&step.dir)?;
     }
 
-    let label = "machine limits again (drift)";
+    let label = "machine limits again: both sync loops (drift)";
     progress(Progress::Started { label });
     limits.remeasure(&raw_dir, settings.duration)?;
     progress(Progress::Finished { label, error: None });

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 /// Colours of the series, in order.
-const COLOURS: [&str; 6] = [
-    "#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b",
+const COLOURS: [&str; 8] = [
+    "#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
 ];
 
 /// A grouped bar chart.

@@ -10,6 +10,7 @@ use crate::drive::Outcome;
 use crate::error::{Context, Error, Result};
 use crate::job::{Job, Measurement, System};
 use crate::machine::{peak_rss_kib, Device};
+use crate::workload::run;
 
 /// Marks the worker's result line on its stdout.
 pub const RESULT_PREFIX: &str = "WAL-BENCH-RESULT ";
@@ -49,7 +50,7 @@ pub(crate) fn finish(job: &Job, mut m: Measurement) -> Result<Measurement> {
 /// this process's environment (the orchestrator sets both for the worker it starts),
 /// and must be the only walrus-rust job of the process.
 pub fn run_job(job: &Job) -> Result<Vec<Measurement>> {
-    if let Some(reason) = job.workload.unsupported(job.system) {
+    if let Some(reason) = job.system.cannot(&job.workload) {
         return Err(Error::Settings(format!("{}: {reason}", job.label())));
     }
     std::fs::create_dir_all(&job.dir).ctx(format!("create {}", job.dir.display()))?;
@@ -57,12 +58,11 @@ pub fn run_job(job: &Job) -> Result<Vec<Measurement>> {
     let flushes_before = device.as_ref().and_then(Device::flushes);
     tracing::debug!(job = %job.label(), "running");
     let mut results = match job.system {
-        System::Std | System::Mmap | System::Uring => {
-            let backend = job.system.backend().expect("our systems have a backend");
-            crate::ours::run(job, backend)?
-        }
-        System::Walrus => crate::walrus::run(job)?,
-        System::Okaywal => crate::okaywal::run(job)?,
+        System::Std | System::Mmap | System::Uring => run::<crate::ours::Ours>(job)?,
+        System::Walrus => run::<crate::walrus::WalrusLog>(job)?,
+        System::Okaywal => run::<crate::okaywal::Okaywal>(job)?,
+        System::RaftEngine => run::<crate::raft_engine::RaftEngine>(job)?,
+        System::RaftLog => run::<crate::raft_log::RaftLogs>(job)?,
     };
     let flushes_after = device.as_ref().and_then(Device::flushes);
     let device_flushes = flushes_before
@@ -74,9 +74,10 @@ pub fn run_job(job: &Job) -> Result<Vec<Measurement>> {
             m.row = job.workload.id();
         }
         m.system = job.system.name().to_owned();
+        m.run = job.run;
         m.device_flushes = device_flushes;
         m.peak_rss_kib = peak;
-        if let Some(how) = job.workload.adaptation(job.system) {
+        if let Some(how) = job.system.adaptation(&job.workload) {
             m.note = Some(match m.note.take() {
                 Some(note) => format!("{how}; {note}"),
                 None => how.to_owned(),

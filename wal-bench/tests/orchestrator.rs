@@ -1,6 +1,7 @@
-//! The orchestrator and its worker processes, end to end, on tiny sizes: every system
-//! runs in its own process (walrus-rust with its environment set for that child only),
-//! and a run produces every report file.
+//! The orchestrator and its worker processes, end to end, on tiny sizes: every system,
+//! ours and the four peers, runs in its own process (walrus-rust with its environment set
+//! for that child only), runs repeat and sum up to medians, and a run produces every
+//! report file.
 
 use std::path::Path;
 use std::time::Duration;
@@ -57,18 +58,28 @@ fn a_filtered_smoke_run_writes_the_report() {
     let out = dir.path().join("out");
     let mut s = Settings::new(Profile::Smoke, &dir.path().join("logs"), &out);
     s.filters = vec!["batch/100x".into(), "recovery".into()];
+    s.repeats = 2;
     let mut events = 0;
     let report = run(&s, exe(), "test", |_| events += 1).unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert!(events > 10);
     for sys in System::ALTERNATING {
-        assert!(report.get("batch/100x256B", sys).is_some(), "{sys:?}");
+        let batch = report.summary_of("batch/100x256B", sys).unwrap();
+        assert_eq!(batch.values.len(), 2, "{sys:?} ran twice");
+        assert!(
+            batch.min <= batch.max && batch.median.entries > 0,
+            "{batch:?}"
+        );
         let rec = report.get("recovery", sys).unwrap();
         assert!(rec.log_bytes.unwrap() >= 1 << 20, "{rec:?}");
         assert_eq!(report.get("readback", sys).unwrap().entries, 1024);
     }
     let table = report.summary_table();
     assert!(table.contains("| 4 batch 100 × 256 B |"), "{table}");
+    assert!(
+        table.contains("raft-engine") && table.contains("raft-log"),
+        "{table}"
+    );
     assert!(
         !table.contains("durable"),
         "filtered rows are left out:\n{table}"

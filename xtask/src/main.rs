@@ -73,13 +73,21 @@ enum Task {
 
 fn main() -> ExitCode {
     match Cli::parse().task {
-        Task::Bench { args } => cargo(
-            &[
-                &["run", "--release", "--quiet", "-p", "wal-bench", "--"],
-                &strs(&args)[..],
-            ]
-            .concat(),
-        ),
+        Task::Bench { args } => {
+            // Build first with cargo's progress shown (a first release build takes
+            // minutes), then run without cargo's chatter.
+            let built = cargo(&["build", "--release", "-p", "wal-bench"]);
+            if built != ExitCode::SUCCESS {
+                return built;
+            }
+            cargo(
+                &[
+                    &["run", "--release", "--quiet", "-p", "wal-bench", "--"],
+                    &strs(&args)[..],
+                ]
+                .concat(),
+            )
+        }
         Task::Crash { args } => cargo(
             &[
                 &[
