@@ -33,7 +33,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -70,18 +70,7 @@ struct Outcome {
 }
 
 fn main() -> io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let dir = args
-        .next()
-        .map_or_else(|| PathBuf::from("target/measure"), PathBuf::from);
-    let seconds: f64 = match args.next() {
-        Some(s) => s.parse().map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("seconds {s:?}: {e}"))
-        })?,
-        None => 0.3,
-    };
-    let duration = Duration::from_secs_f64(seconds);
-    fs::create_dir_all(&dir)?;
+    let (dir, duration) = wal_bench::measurement_args(0.3)?;
     let path = dir.join("commit-modes.dat");
 
     let mut outcomes: Vec<Vec<Outcome>> = CASES.iter().map(|_| Vec::new()).collect();
@@ -99,8 +88,9 @@ fn main() -> io::Result<()> {
     fs::remove_file(&path)?;
 
     println!(
-        "commit_modes in {}: {RECORD}-byte records, {RUNS} runs, {seconds} s per case",
-        dir.display()
+        "commit_modes in {}: {RECORD}-byte records, {RUNS} runs, {} s per case",
+        dir.display(),
+        duration.as_secs_f64()
     );
     println!(
         "{:<28} | {:>12} {:>10} {:>11} | {:>10}",

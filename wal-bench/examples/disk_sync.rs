@@ -33,7 +33,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const SPAN: u64 = 64 << 20;
@@ -59,29 +59,15 @@ struct Loop {
 }
 
 fn main() -> io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let dir = args
-        .next()
-        .map_or_else(|| PathBuf::from("target/measure"), PathBuf::from);
-    let seconds: f64 = match args.next() {
-        Some(s) => s
-            .parse()
-            .map_err(|e| invalid(format!("seconds {s:?}: {e}")))?,
-        None => 0.5,
-    };
-    let duration = Duration::from_secs_f64(seconds);
-    fs::create_dir_all(&dir)?;
+    let (dir, duration) = wal_bench::measurement_args(0.5)?;
     println!(
-        "disk_sync in {}: {RUNS} runs, {seconds} s per case",
-        dir.display()
+        "disk_sync in {}: {RUNS} runs, {} s per case",
+        dir.display(),
+        duration.as_secs_f64()
     );
     sync_rates(&dir, duration)?;
     segment_creation(&dir)?;
     Ok(())
-}
-
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
 fn sync_rates(dir: &Path, duration: Duration) -> io::Result<()> {

@@ -27,7 +27,6 @@ use std::fs::{self, File, OpenOptions};
 use std::hint::black_box;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const SPAN: u64 = 64 << 20;
@@ -44,18 +43,7 @@ enum Case {
 const CASES: [Case; 3] = [Case::PwritePerRecord, Case::Batched, Case::CopyOnly];
 
 fn main() -> io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let dir = args
-        .next()
-        .map_or_else(|| PathBuf::from("target/measure"), PathBuf::from);
-    let seconds: f64 = match args.next() {
-        Some(s) => s.parse().map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("seconds {s:?}: {e}"))
-        })?,
-        None => 0.3,
-    };
-    let duration = Duration::from_secs_f64(seconds);
-    fs::create_dir_all(&dir)?;
+    let (dir, duration) = wal_bench::measurement_args(0.3)?;
     let path = dir.join("write-batching.dat");
     let file = OpenOptions::new()
         .create(true)
@@ -70,8 +58,9 @@ fn main() -> io::Result<()> {
     file.sync_all()?;
 
     println!(
-        "write_batching in {}: {RUNS} runs, {seconds} s per case, no sync",
-        dir.display()
+        "write_batching in {}: {RUNS} runs, {} s per case, no sync",
+        dir.display(),
+        duration.as_secs_f64()
     );
     println!(
         "{:>6} {:<22} | {:>14} {:>10} | {:>10}",

@@ -61,3 +61,26 @@ pub use job::{Job, Measurement, Schedule, System, Workload};
 pub use plan::{Profile, Settings};
 pub use report::Report;
 pub use walrus::{DATA_DIR_VAR as WALRUS_DATA_DIR_VAR, QUIET_VAR as WALRUS_QUIET_VAR};
+
+/// The command line of the measurement examples (`examples/disk_sync.rs` and friends):
+/// `[DIR] [SECONDS]`, where DIR (default `target/measure`, created if missing) holds the
+/// scratch files and SECONDS (default `default_seconds`) is the time per measured case.
+pub fn measurement_args(
+    default_seconds: f64,
+) -> std::io::Result<(std::path::PathBuf, std::time::Duration)> {
+    let mut args = std::env::args().skip(1);
+    let dir = args
+        .next()
+        .map_or_else(|| std::path::PathBuf::from("target/measure"), Into::into);
+    let seconds: f64 = match args.next() {
+        Some(s) => s.parse().map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("seconds {s:?}: {e}"),
+            )
+        })?,
+        None => default_seconds,
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok((dir, std::time::Duration::from_secs_f64(seconds)))
+}
