@@ -9,6 +9,7 @@ use crate::config::{FsyncSchedule, ReadConsistency};
 use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
+use crate::pool::Pins;
 use crate::segment::segment_file_name;
 use crate::state::State;
 use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
@@ -161,8 +162,7 @@ impl<S> Wal<S> {
                     oldest: t.first_offset(),
                 });
             }
-            let locs = collect(t, offset, Some(max_bytes));
-            let pins = shared.pool.pin(segments_of(&locs));
+            let (locs, pins) = shared.collect_pinned(t, offset, Some(max_bytes));
             (id, locs, pins)
         };
         shared.read_locations(id, offset, &locs)
@@ -189,13 +189,6 @@ impl<S> Wal<S> {
     }
 }
 
-/// The segments `locs` live in, each once.
-fn segments_of(locs: &[Location]) -> Vec<u64> {
-    let mut ids: Vec<u64> = locs.iter().map(|l| l.segment).collect();
-    ids.dedup();
-    ids
-}
-
 /// Locations of entries from `from` on within `budget` payload bytes (one entry when
 /// `budget` is `None`, at least one otherwise).
 fn collect(t: &TopicState, from: u64, budget: Option<usize>) -> Vec<Location> {
@@ -214,6 +207,21 @@ fn collect(t: &TopicState, from: u64, budget: Option<usize>) -> Vec<Location> {
 }
 
 impl Shared {
+    /// [`collect`], with the segments of the locations pinned in the pool: called under the
+    /// state lock, so that reclaim cannot delete one of them before it is read.
+    fn collect_pinned(
+        &self,
+        t: &TopicState,
+        from: u64,
+        budget: Option<usize>,
+    ) -> (Vec<Location>, Pins<'_>) {
+        let locs = collect(t, from, budget);
+        let mut segments: Vec<u64> = locs.iter().map(|l| l.segment).collect();
+        segments.dedup();
+        let pins = self.pool.pin(segments);
+        (locs, pins)
+    }
+
     /// Reads through cursor `name` of `topic`: one entry when `budget` is `None`, else as
     /// many as fit in `budget` payload bytes (at least one).
     pub(crate) fn read_cursor(
@@ -243,8 +251,7 @@ impl Shared {
             let c = t.cursor_mut(name);
             c.cursor = c.cursor.max(first); // entries below were reclaimed or truncated
             let cursor = c.cursor;
-            let locs = collect(&st.topic_list[id as usize], cursor, budget);
-            let pins = self.pool.pin(segments_of(&locs));
+            let (locs, pins) = self.collect_pinned(&st.topic_list[id as usize], cursor, budget);
             (cursor, locs, pins)
         };
         let entries = self.read_locations(id, cursor, &locs)?;
@@ -275,15 +282,10 @@ impl Shared {
             }
             let mut generation = lock(&self.tail.generation);
             while *generation == seen {
-                let Some(deadline) = deadline else {
-                    generation = self
-                        .tail
-                        .appended
-                        .wait(generation)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    continue;
-                };
-                let left = deadline.saturating_duration_since(Instant::now());
+                // Without a deadline, wait a day at a time: the loop waits again.
+                let left = deadline.map_or(Duration::from_secs(86_400), |d| {
+                    d.saturating_duration_since(Instant::now())
+                });
                 if left.is_zero() {
                     return Ok(None);
                 }
@@ -411,8 +413,7 @@ impl Shared {
             return Ok(id);
         }
         self.check_poison()?;
-        let def = (record_size(name.len()) + record_size(0)) as u64;
-        self.check_table_room(st, def, || format!("topic {name:?}"))?;
+        self.check_new_topic(st, name)?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
         let synced = st.synced_in_active(self.commit.durable_lsn());
         Ok(st.create_topic(name, synced, self.opts.write_buffer))

@@ -15,9 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::format;
 use crate::lock::lock;
-use crate::segment::segment_file_name;
+use crate::segment::{segment_file_name, write_durable_header};
 use crate::storage::Storage;
 use crate::wal::Shared;
 
@@ -110,8 +109,7 @@ impl Shared {
             .create(&path, self.opts.segment_size)
             .map_err(|e| Error::io("create segment ahead of time", &path, None, e))?;
         let filled = zero_fill(&*storage, self.opts.segment_size)
-            .and_then(|()| storage.write_at(0, &format::encode_segment_header(id)))
-            .and_then(|()| storage.sync())
+            .and_then(|()| write_durable_header(&*storage, id))
             .and_then(|()| self.backend.sync_dir(&self.dir));
         if let Err(e) = filled {
             drop(storage);
@@ -149,14 +147,9 @@ impl Shared {
                         .backend
                         .create(path, self.opts.segment_size)
                         .map_err(|e| Error::io("create segment", path, None, e))?;
-                    // The header is durable before the segment takes a record, so a crash
-                    // can never leave a segment whose records outlive its header.
-                    storage
-                        .write_at(0, &format::encode_segment_header(id))
-                        .and_then(|()| storage.sync())
-                        .map_err(|e| {
-                            self.poison(Error::io("write segment header", path, Some(0), e))
-                        })?;
+                    write_durable_header(&*storage, id).map_err(|e| {
+                        self.poison(Error::io("write segment header", path, Some(0), e))
+                    })?;
                     Ok(storage)
                 })?;
                 let synced =

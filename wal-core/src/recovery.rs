@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
-use crate::format::{self, decode_record, RecordError, RecordKind, SEGMENT_HEADER_LEN};
-use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX};
+use crate::format::{decode_record, RecordError, RecordKind, SEGMENT_HEADER_LEN};
+use crate::segment::{
+    segment_file_name, write_durable_header, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX,
+};
 use crate::storage::{Backend, Storage};
 use crate::topic::TopicState;
 use crate::walk::{Outcome, Proof, Reader, SegmentWalk, Step, Trailing, TrailingKind, WINDOW};
@@ -326,9 +328,7 @@ fn create_first_segment(
     let storage = backend
         .create(&path, size)
         .map_err(|e| Error::io("create segment", &path, None, e))?;
-    storage
-        .write_at(0, &format::encode_segment_header(id))
-        .and_then(|()| storage.sync())
+    write_durable_header(&*storage, id)
         .map_err(|e| Error::io("write segment header", &path, Some(0), e))?;
     backend
         .sync_dir(dir)

@@ -64,6 +64,14 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(ids)
 }
 
+/// Writes segment `id`'s header into a new segment file and syncs it: every way a segment
+/// file is made (ahead of time, at rollover, a new log's first) makes its header durable
+/// before the segment takes a record, so a crash never leaves records without a header.
+pub(crate) fn write_durable_header(storage: &dyn Storage, id: u64) -> std::io::Result<()> {
+    storage.write_at(0, &crate::format::encode_segment_header(id))?;
+    storage.sync()
+}
+
 /// A live segment as the engine tracks it.
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentMeta {

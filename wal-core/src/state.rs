@@ -133,6 +133,13 @@ impl Shared {
         self.rollover(st)
     }
 
+    /// Refuses a new topic named `name` if its declaration would make the topic table too
+    /// large (see [`Shared::check_table_room`]).
+    pub(crate) fn check_new_topic(&self, st: &State, name: &str) -> Result<()> {
+        let extra = TopicState::new_declaration_len(name);
+        self.check_table_room(st, extra, || format!("topic {name:?}"))
+    }
+
     /// Refuses a new topic or consumer whose declaration (`extra` bytes) would make the
     /// table that every segment re-declares take more than half a segment. Without a bound
     /// the table could outgrow a segment, and then no append could ever roll over again.

@@ -159,6 +159,12 @@ impl TopicState {
         (crate::format::record_size(self.name.len()) + cursors) as u64
     }
 
+    /// Bytes the declaration of a new topic named `name` takes: its definition and its
+    /// shared cursor.
+    pub fn new_declaration_len(name: &str) -> u64 {
+        (crate::format::record_size(name.len()) + crate::format::record_size(0)) as u64
+    }
+
     /// The lowest durable cursor when the log is durable up to `durable_lsn`: entries from
     /// here on must be kept.
     pub fn retained_from(&self, durable_lsn: u64) -> u64 {

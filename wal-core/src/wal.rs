@@ -5,8 +5,6 @@ use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-use crate::lock::lock;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
@@ -19,6 +17,7 @@ use crate::consumer::Tail;
 use crate::error::{Error, Result};
 use crate::flush::Writer;
 use crate::format::{record_size, RecordKind, FLAG_BATCH, FLAG_BATCH_END, MAX_RECORD_OFFSET};
+use crate::lock::lock;
 use crate::poison::Poison;
 use crate::pool::HandlePool;
 use crate::precreate::Precreator;
@@ -302,9 +301,8 @@ impl Shared {
         }
         let known = st.topics.get(topic).copied();
         let def = if known.is_none() {
-            let def = (record_size(topic.len()) + record_size(0)) as u64;
-            self.check_table_room(&st, def, || format!("topic {topic:?}"))?;
-            def
+            self.check_new_topic(&st, topic)?;
+            record_size(topic.len()) as u64
         } else {
             0
         };
