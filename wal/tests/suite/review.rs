@@ -199,6 +199,25 @@ fn hooked_log_of_several_segments() -> (tempfile::TempDir, Hooks, Arc<wal::Wal>)
     (dir, hooks, wal)
 }
 
+/// Starts `read_from("t", 0, ..)` on a thread and holds it inside its first read of
+/// segment `held`; meanwhile consumes every entry (durably) and reclaims. The read goes on
+/// once `hooks.release()` is called.
+fn held_read_while_reclaiming(
+    hooks: &Hooks,
+    wal: &Arc<wal::Wal>,
+    held: u64,
+) -> std::thread::JoinHandle<wal::Result<Vec<wal::Entry>>> {
+    hooks.hold_reads_of(&super::common::segment_name(held));
+    let reader = {
+        let wal = wal.clone();
+        std::thread::spawn(move || wal.read_from("t", 0, usize::MAX))
+    };
+    hooks.wait_entered();
+    while wal.read_next("t", true).unwrap().is_some() {}
+    wal.reclaim().unwrap();
+    reader
+}
+
 #[test]
 fn defect_01_a_held_reader_holds_back_every_later_deletion() {
     let (dir, hooks, wal) = hooked_log_of_several_segments();
@@ -208,16 +227,7 @@ fn defect_01_a_held_reader_holds_back_every_later_deletion() {
         "the set-up needs several segments: {before:?}"
     );
 
-    // A reader is slowed inside a read of the oldest segment (only its first read).
-    hooks.hold_reads_of(&super::common::segment_name(before[0]));
-    let reader = {
-        let wal = wal.clone();
-        std::thread::spawn(move || wal.read_from("t", 0, usize::MAX))
-    };
-    hooks.wait_entered();
-    // Meanwhile everything is consumed (durably) and reclaimed.
-    while wal.read_next("t", true).unwrap().is_some() {}
-    wal.reclaim().unwrap();
+    let reader = held_read_while_reclaiming(&hooks, &wal, before[0]);
     let during = segment_ids(dir.path());
     assert_consecutive(&during);
     assert_eq!(
@@ -655,14 +665,7 @@ fn defect_10_read_from_racing_reclaim_is_offset_reclaimed_never_io() {
     // consumed and reclaimed; when it goes on to the next segment, that one must still be
     // readable (or the answer is OffsetReclaimed), never an I/O error.
     let (_dir, hooks, wal) = hooked_log_of_several_segments();
-    hooks.hold_reads_of(&super::common::segment_name(1));
-    let reader = {
-        let wal = wal.clone();
-        std::thread::spawn(move || wal.read_from("t", 0, usize::MAX))
-    };
-    hooks.wait_entered();
-    while wal.read_next("t", true).unwrap().is_some() {}
-    wal.reclaim().unwrap();
+    let reader = held_read_while_reclaiming(&hooks, &wal, 1);
     hooks.release();
     match reader.join().unwrap() {
         Ok(entries) => assert_eq!(entries.len(), 60),
