@@ -259,7 +259,7 @@ impl<'a> Reader<'a> {
     /// the first non-zero window, which for a written segment is its first.
     pub fn is_unwritten(&mut self, id: u64) -> Result<bool> {
         let header = self.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
-        let own_header = matches!(check_header(&header, id, self.path), Ok(()));
+        let own_header = check_header(&header, id, self.path).is_ok();
         if !own_header && header.iter().any(|&b| b != 0) {
             return Ok(false);
         }
@@ -578,14 +578,14 @@ impl<'a> SegmentWalk<'a> {
         self.replay.begin_segment();
         let outcome = match check_header(&header, id, &path) {
             Ok(()) => scan(&mut r, id, is_last, self.base_lsn, &mut self.replay)?,
-            Err(problem) => {
+            Err(error) => {
                 self.stats.add(&r.stats);
                 self.stopped = true;
                 return Ok(Some(Step::BadHeader {
                     id,
                     path: path.clone(),
                     len,
-                    error: problem.into_error(&path),
+                    error,
                     later: self.ids[i + 1..].to_vec(),
                 }));
             }
@@ -630,47 +630,29 @@ fn open(backend: &dyn Backend, path: &Path) -> Result<Arc<dyn Storage>> {
         .map_err(|e| Error::io("open segment", path, None, e))
 }
 
-/// Why a segment header was refused.
-pub(crate) enum HeaderProblem {
-    /// All zeros.
-    Zero,
-    Other(Error),
-}
-
-impl HeaderProblem {
-    fn into_error(self, path: &Path) -> Error {
-        match self {
-            Self::Zero => Error::Corrupt {
-                path: path.to_owned(),
-                offset: 0,
-                reason: "segment header is missing (zeros) but the segment holds data".into(),
-            },
-            Self::Other(e) => e,
-        }
-    }
-}
-
 /// Checks the header bytes of segment `id`.
-pub(crate) fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<(), HeaderProblem> {
-    let header = format::decode_segment_header(buf).map_err(|e| {
-        HeaderProblem::Other(match e {
-            HeaderError::Zero => return HeaderProblem::Zero,
-            HeaderError::Foreign(reason) => Error::ForeignFile {
-                path: path.to_owned(),
-                reason,
-            },
-            HeaderError::Version(found) => Error::UnsupportedVersion {
-                path: path.to_owned(),
-                found,
-                supported: format::FORMAT_VERSION,
-            },
-        })
+pub(crate) fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<()> {
+    let header = format::decode_segment_header(buf).map_err(|e| match e {
+        HeaderError::Zero => Error::Corrupt {
+            path: path.to_owned(),
+            offset: 0,
+            reason: "segment header is missing (zeros) but the segment holds data".into(),
+        },
+        HeaderError::Foreign(reason) => Error::ForeignFile {
+            path: path.to_owned(),
+            reason,
+        },
+        HeaderError::Version(found) => Error::UnsupportedVersion {
+            path: path.to_owned(),
+            found,
+            supported: format::FORMAT_VERSION,
+        },
     })?;
     if header.id != id {
-        return Err(HeaderProblem::Other(Error::ForeignFile {
+        return Err(Error::ForeignFile {
             path: path.to_owned(),
             reason: format!("its header says segment {}, its name says {id}", header.id),
-        }));
+        });
     }
     Ok(())
 }
