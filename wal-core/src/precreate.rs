@@ -1,12 +1,11 @@
-//! The next segment, created ahead of time and zero-filled.
+//! The next segment, created ahead of time.
 //!
-//! Two reasons (measured in `docs/measurements.md`, rows 2 and 9): a sync after writing
-//! into `fallocate`d, never-written blocks also converts those extents (4 KiB appends
-//! sync at 0.69–0.87× of their rate into written blocks), and creating a segment in the
-//! append path costs a file creation and a directory sync (0.26–0.6 ms; zero-filling
-//! 64 MiB costs 34–46 ms). So once the active segment is half full, the background thread
-//! creates the next one, writes its zeros and its header, syncs it and the directory, and
-//! parks it here; rollover takes it.
+//! Creating a segment in the append path costs a file creation and a directory sync
+//! (0.26–0.6 ms, `docs/measurements.md` row 9). So once the active segment is half full,
+//! the background thread creates the next one (its blocks reserved), writes its header,
+//! syncs it and the directory, and parks it here; rollover takes it. The segment is not
+//! zero-filled here: the write phase writes zeros a MiB ahead of the data instead
+//! (`Shared::zero_ahead`), which spreads that cost and covers the first segment too.
 //! A spare left at a crash is a trailing segment with nothing after its header, which
 //! recovery removes. Either way a segment's header is durable before its first record is
 //! written.
@@ -80,10 +79,8 @@ impl Precreator {
     }
 }
 
-const ZERO_CHUNK: usize = 1 << 20;
-
 impl Shared {
-    /// Creates and zero-fills the segment after the active one, if it is not ready yet.
+    /// Creates the segment after the active one, if it is not ready yet.
     /// Runs on the background thread; a failure only means rollover creates the segment
     /// itself.
     pub(crate) fn prepare_spare(&self) -> Result<()> {
@@ -109,8 +106,7 @@ impl Shared {
             .backend
             .create(&path, self.env.opts.limits.segment_size)
             .map_err(|e| Error::io("create segment ahead of time", &path, None, e))?;
-        let filled = zero_fill(&*storage, self.env.opts.limits.segment_size)
-            .and_then(|()| write_durable_header(&*storage, id))
+        let filled = write_durable_header(&*storage, id)
             .and_then(|()| self.env.backend.sync_dir(&self.env.dir));
         if let Err(e) = filled {
             drop(storage);
@@ -195,15 +191,4 @@ impl Shared {
             tracing::warn!(error = %e, path = %path.display(), "could not remove an unused segment");
         }
     }
-}
-
-fn zero_fill(storage: &dyn Storage, len: u64) -> std::io::Result<()> {
-    let zeros = vec![0u8; ZERO_CHUNK];
-    let mut pos = 0;
-    while pos < len {
-        let n = (len - pos).min(ZERO_CHUNK as u64) as usize;
-        storage.write_at(pos, &zeros[..n])?;
-        pos += n as u64;
-    }
-    Ok(())
 }

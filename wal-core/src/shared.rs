@@ -7,7 +7,7 @@ use crossbeam_channel::Receiver;
 
 use crate::background::{Doorbell, Wake};
 use crate::commit::GroupCommit;
-use crate::config::Options;
+use crate::config::{FsyncSchedule, Options};
 use crate::consumer::Tail;
 use crate::flush::Writer;
 use crate::pool::HandlePool;
@@ -93,7 +93,11 @@ impl Shared {
         }
         let (doorbell, rx) = Doorbell::new();
         let shared = Self {
-            writer: Writer::new(backend.flusher(), lsn),
+            writer: Writer::new(
+                backend.flusher(),
+                lsn,
+                opts.durability.fsync != FsyncSchedule::NoFsync,
+            ),
             commit: GroupCommit::new(lsn),
             files: SegmentFiles {
                 pool,

@@ -230,8 +230,9 @@ fn disk_full_at_segment_creation_is_typed_and_recoverable() {
 fn short_write_never_leaves_an_accepted_half_record() {
     for seed in 0..8 {
         let dir = tempfile::tempdir().unwrap();
-        // Write 1 is the first segment's header; write 3 is cut short.
-        let backend = faulty(FaultPlan::seeded(seed).short_write(3));
+        // Write 1 is the first segment's header, write 2 the first record, write 3 the
+        // zeros written a MiB ahead of it; write 4, the second record, is cut short.
+        let backend = faulty(FaultPlan::seeded(seed).short_write(4));
         let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
         wal.append_for_topic("t", &[1; 300]).unwrap();
         let err = wal.append_for_topic("t", &[2; 300]).unwrap_err();
