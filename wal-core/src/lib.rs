@@ -32,6 +32,7 @@ mod consumer;
 pub mod error;
 mod flush;
 pub mod format;
+mod index;
 pub mod inspect;
 mod lock;
 mod pending;

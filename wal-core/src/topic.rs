@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result, TopicNameProblem};
+use crate::index::RunLocs;
 
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_NAME_LEN: usize = 255;
@@ -53,8 +54,8 @@ struct Run {
     /// LSN of byte 0 of the segment.
     base_lsn: u64,
     first_offset: u64,
-    /// `pos << 32 | len` per entry.
-    locs: Vec<u64>,
+    /// Position and payload length per entry.
+    locs: RunLocs,
 }
 
 /// The name of a topic's shared cursor (the one `read_next` moves).
@@ -190,7 +191,7 @@ impl TopicState {
                 continue;
             }
             if run.first_offset < offset {
-                run.locs.drain(..(offset - run.first_offset) as usize);
+                run.locs.drain_front((offset - run.first_offset) as usize);
                 run.first_offset = offset;
             }
             break;
@@ -232,15 +233,21 @@ impl TopicState {
 
     /// Records that entry `next_offset` lives at `pos` in `segment`, and advances.
     pub fn push(&mut self, segment: u64, base_lsn: u64, pos: u32, len: u32) {
-        let loc = (u64::from(pos) << 32) | u64::from(len);
         match self.runs.last_mut() {
-            Some(run) if run.segment == segment => run.locs.push(loc),
-            _ => self.runs.push(Run {
-                segment,
-                base_lsn,
-                first_offset: self.next_offset,
-                locs: vec![loc],
-            }),
+            Some(run) if run.segment == segment => run.locs.push(pos, len),
+            last => {
+                if let Some(done) = last {
+                    done.locs.shrink();
+                }
+                let mut locs = RunLocs::default();
+                locs.push(pos, len);
+                self.runs.push(Run {
+                    segment,
+                    base_lsn,
+                    first_offset: self.next_offset,
+                    locs,
+                });
+            }
         }
         self.next_offset += 1;
     }
@@ -252,11 +259,9 @@ impl TopicState {
         }
         let i = self.runs.partition_point(|r| r.first_offset <= offset);
         let run = self.runs.get(i.checked_sub(1)?)?;
-        let loc = *run
+        let (pos, len) = run
             .locs
             .get(usize::try_from(offset - run.first_offset).ok()?)?;
-        let pos = (loc >> 32) as u32;
-        let len = loc as u32;
         Some(Location {
             segment: run.segment,
             pos,
