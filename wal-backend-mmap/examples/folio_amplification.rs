@@ -3,7 +3,7 @@
 //! std backend (`pwrite` + `fdatasync`) for comparison.
 //!
 //! ```sh
-//! cargo run --release -p wal-backend-mmap --example folio_amplification [DIR]
+//! cargo run --release -p topicwal-backend-mmap --example folio_amplification [DIR]
 //! ```
 //!
 //! `DIR` (default `target/mmap-probe` under the current directory) must be on the file

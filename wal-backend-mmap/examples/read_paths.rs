@@ -4,7 +4,7 @@
 //! engine reading a log it did not write (after a reopen).
 //!
 //! ```sh
-//! cargo run --release -p wal-backend-mmap --example read_paths [DIR]
+//! cargo run --release -p topicwal-backend-mmap --example read_paths [DIR]
 //! ```
 //!
 //! `DIR` defaults to `target/mmap-read-paths` under the current directory. Everything is read

@@ -85,7 +85,7 @@
 //!
 //! **Cost:** a `pread` is a system call per `read_at`, where a copy out of a mapping is
 //! not. Measured on a 2-vCPU VM (Linux 6.18, warm page cache, medians of 5, quiet machine;
-//! `cargo run --release -p wal-backend-mmap --example read_paths`), by a backend that has not
+//! `cargo run --release -p topicwal-backend-mmap --example read_paths`), by a backend that has not
 //! written the file: a 256 B read took ~470 ns instead of 10–18 ns out of a mapping, a
 //! 4 KiB read ~1.0 µs instead of 0.15–0.28 µs, and 1 MiB reads ran at ~11.5 GiB/s, as fast
 //! as a first pass over a fresh mapping (11–13 GiB/s; 16–20 GiB/s once faulted in). For
@@ -133,7 +133,7 @@
 //! segment, each followed by `sync_range` of just that record, with bytes written read from
 //! the device's counters (Linux 6.18, ext4 on virtio; bytes per append, medians of 3 runs;
 //! two full runs agreed within 1%). Reproduce with
-//! `cargo run --release -p wal-backend-mmap --example folio_amplification [DIR]`.
+//! `cargo run --release -p topicwal-backend-mmap --example folio_amplification [DIR]`.
 //!
 //! | strategy | fresh segment | reopened, cold cache | reopened, warm cache |
 //! |---|---:|---:|---:|

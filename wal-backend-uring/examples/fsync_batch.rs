@@ -8,7 +8,7 @@
 //! host hits both. Prints the median and 90th percentile of one round, and the ratio of the
 //! medians.
 //!
-//! Run it in release mode: `cargo run --release -p wal-backend-uring --example fsync_batch`.
+//! Run it in release mode: `cargo run --release -p topicwal-backend-uring --example fsync_batch`.
 //! Pass a number to scale the rounds (`... --example fsync_batch -- 0.1` for a smoke run).
 
 #![allow(

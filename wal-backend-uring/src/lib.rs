@@ -9,7 +9,7 @@
 //! per file. The kernel runs those fsyncs in parallel and merges the device flushes.
 //!
 //! # When it pays
-//! Measured with `cargo run --release -p wal-backend-uring --example fsync_batch` on a
+//! Measured with `cargo run --release -p topicwal-backend-uring --example fsync_batch` on a
 //! 2-vCPU VM (ext4 without a journal on a virtio disk with a volatile write cache, Linux
 //! 6.18). Each round dirties k files (preallocated by writing) with a 4 KiB write each,
 //! then makes all k durable; the table gives the median round of one run, and the last

@@ -34,6 +34,7 @@
 //! assert!(results[0].latency.is_some());
 //! ```
 
+pub mod charts;
 pub mod disk;
 pub mod drive;
 pub mod error;

@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::charts::charts;
 use crate::error::{Context, Result};
 use crate::job::System;
 use crate::report::{fmt_rate, fmt_us, rows, Report, RowKind};
-use crate::svg::BarChart;
 
 /// The full Markdown report: header (machine, settings), limits, summary, targets, and
 /// every measurement in detail.
@@ -183,114 +183,10 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     writeln!(s, "\n## Charts\n").ok();
-    for (file, title) in chart_files(r) {
-        writeln!(s, "![{title}]({file})").ok();
+    for (file, chart) in charts(r) {
+        writeln!(s, "![{}]({file})", chart.title).ok();
     }
     s
-}
-
-/// The charts of a report: (file name, chart).
-fn charts(r: &Report) -> Vec<(String, BarChart)> {
-    let systems: Vec<System> = System::TABLE
-        .into_iter()
-        .filter(|s| r.settings.systems.contains(s))
-        .collect();
-    let series: Vec<String> = systems.iter().map(|s| s.name().to_owned()).collect();
-    let all = rows(&r.settings);
-    let mut out = Vec::new();
-    let throughput = |prefix: &str, title: &str, log: bool| {
-        let picked: Vec<_> = all
-            .iter()
-            .filter(|row| row.id.starts_with(prefix))
-            .filter(|row| systems.iter().any(|&s| r.get(&row.id, s).is_some()))
-            .collect();
-        BarChart {
-            title: title.to_owned(),
-            y_label: "entries/s".into(),
-            log,
-            groups: picked.iter().map(|row| row.short.clone()).collect(),
-            series: series.clone(),
-            values: picked
-                .iter()
-                .map(|row| {
-                    systems
-                        .iter()
-                        .map(|&s| r.get(&row.id, s).map(|m| Report::value(row.kind, m)))
-                        .collect()
-                })
-                .collect(),
-        }
-    };
-    for size in ["256B", "4KiB"] {
-        out.push((
-            format!("throughput-durable-{size}.svg"),
-            throughput(
-                &format!("durable/{size}/"),
-                &format!("Durable appends (SyncEach), {size}: entries/s by threads"),
-                false,
-            ),
-        ));
-    }
-    let mut unsynced = throughput("readme/", "", true);
-    let small = throughput("nofsync/", "", true);
-    let piped = throughput("pipelined/", "", true);
-    for c in [small, piped] {
-        unsynced.groups.extend(c.groups);
-        unsynced.values.extend(c.values);
-    }
-    unsynced.title = "Unsynced and pipelined appends: entries/s (log scale)".into();
-    out.push(("throughput-unsynced.svg".to_owned(), unsynced));
-
-    for (id, name) in [
-        ("durable/256B/1t/1topic", "durable 256 B, 1 thread"),
-        (
-            "durable/256B/16t/16topics",
-            "durable 256 B, 16 threads, 16 topics",
-        ),
-        (
-            "durable/256B/16t/1topic",
-            "durable 256 B, 16 threads, 1 topic",
-        ),
-        (
-            "pipelined/64B/2t/every10000",
-            "pipelined 64 B, 2 threads (append to durable)",
-        ),
-    ] {
-        let with: Vec<&System> = systems
-            .iter()
-            .filter(|&&s| r.get(id, s).is_some_and(|m| m.latency.is_some()))
-            .collect();
-        if with.is_empty() {
-            continue;
-        }
-        out.push((
-            format!("latency-{}.svg", id.replace('/', "-")),
-            BarChart {
-                title: format!("Latency percentiles: {name}"),
-                y_label: "µs".into(),
-                log: true,
-                groups: with.iter().map(|s| s.name().to_owned()).collect(),
-                series: vec!["p50".into(), "p99".into(), "p99.9".into()],
-                values: with
-                    .iter()
-                    .map(|&&s| {
-                        let p = r.get(id, s).and_then(|m| m.latency);
-                        vec![
-                            p.map(|p| p.p50_us),
-                            p.map(|p| p.p99_us),
-                            p.map(|p| p.p999_us),
-                        ]
-                    })
-                    .collect(),
-            },
-        ));
-    }
-    out.retain(|(_, c)| !c.groups.is_empty());
-    out
-}
-
-fn chart_files(r: &Report) -> Vec<(String, String)> {
-    charts(r).into_iter().map(|(f, c)| (f, c.title)).collect()
 }
 
 /// Writes `report.md`, `report.json` and the charts into `dir`; returns the files.

@@ -338,6 +338,21 @@ impl Report {
         (limit > 0.0).then(|| x / limit)
     }
 
+    /// The machine's limit on a row in entries per second, for a chart's reference line:
+    /// the raw `pwrite` + `fdatasync` rate of the entry size for durable rows, and the
+    /// buffered write bandwidth divided by `m`'s mean payload for unsynced and pipelined
+    /// rows. `None` where the limit is not in entries per second.
+    pub fn limit_entries_per_s(&self, kind: RowKind, m: &Measurement) -> Option<f64> {
+        let limit = match kind {
+            RowKind::Durable(size) => self.limits.sync_rate(size),
+            RowKind::Write if m.entries > 0 && m.payload_bytes > 0 => {
+                self.limits.write_bandwidth / (m.payload_bytes as f64 / m.entries as f64)
+            }
+            _ => return None,
+        };
+        (limit.is_finite() && limit > 0.0).then_some(limit)
+    }
+
     /// The best of our backends and the best peer on a row.
     pub fn best(&self, row: &Row) -> (Option<&Measurement>, Option<&Measurement>) {
         let best = |ours: bool| {
@@ -377,6 +392,13 @@ impl Report {
                 _ => format!("{v}{spread}"),
             };
         }
+        self.missing(row, system).unwrap_or("-").into()
+    }
+
+    /// Why `system` has no result on `row`: `n/a` when it cannot express the workload
+    /// (listed in [`Report::skipped`]), `FAILED` when its job failed; `None` otherwise
+    /// (it has a result, or was not asked to run).
+    pub fn missing(&self, row: &Row, system: System) -> Option<&'static str> {
         let skipped = self
             .skipped
             .iter()
@@ -387,9 +409,9 @@ impl Report {
                 && (f.row == row.id || (reading && (f.row == "fill" || f.row == "readback")))
         });
         match (skipped, failed) {
-            (true, _) => "n/a".into(),
-            (_, true) => "FAILED".into(),
-            _ => "-".into(),
+            (true, _) => Some("n/a"),
+            (_, true) => Some("FAILED"),
+            _ => None,
         }
     }
 
@@ -636,5 +658,50 @@ mod tests {
         };
         assert_eq!(Report::lead(RowKind::Write, &r(300), &r(100)), Some(3.0));
         assert_eq!(Report::lead(RowKind::Write, &r(300), &r(0)), None);
+    }
+
+    #[test]
+    fn limits_in_entries_per_second() {
+        let report = Report {
+            limits: Limits {
+                sync_256: crate::raw::RawRate {
+                    per_s: 7140.0,
+                    latency: None,
+                },
+                sync_4k: crate::raw::RawRate {
+                    per_s: 8900.0,
+                    latency: None,
+                },
+                write_bandwidth: 6.4e9,
+                ..Limits::default()
+            },
+            ..Report::new(
+                "test",
+                Machine::default(),
+                Settings::new(
+                    crate::plan::Profile::Smoke,
+                    std::path::Path::new("/d"),
+                    std::path::Path::new("/o"),
+                ),
+                Limits::default(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Duration::ZERO,
+            )
+        };
+        let m = Measurement {
+            entries: 1000,
+            payload_bytes: 64_000,
+            elapsed_s: 1.0,
+            ..Measurement::default()
+        };
+        let limit = |k| report.limit_entries_per_s(k, &m);
+        assert_eq!(limit(RowKind::Durable(256)), Some(7140.0));
+        assert_eq!(limit(RowKind::Durable(4096)), Some(8900.0));
+        assert_eq!(limit(RowKind::Write), Some(1e8), "6.4 GB/s of 64 B entries");
+        assert_eq!(limit(RowKind::Read), None);
+        let none = Measurement::default();
+        assert_eq!(report.limit_entries_per_s(RowKind::Write, &none), None);
     }
 }

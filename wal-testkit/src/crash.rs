@@ -2,7 +2,7 @@
 //! the parent kills it with SIGKILL at a random moment, reopens the log and checks that
 //! every acknowledged entry is there, intact.
 //!
-//! The child is the `wal-crash` binary of this crate (`wal-crash child DIR MODE SEED`);
+//! The child is the `wal-crash` binary of this crate (`wal-crash child DIR MODE`);
 //! [`run_loop`] is the parent, used by this crate's tests and by `cargo xtask crash`.
 
 use std::io::{self, BufRead, BufReader, Write};
@@ -217,6 +217,16 @@ pub struct LoopSummary {
 
 /// Runs the crash loop.
 pub fn run_loop(opts: &LoopOptions) -> io::Result<LoopSummary> {
+    run_loop_with_progress(opts, &mut |_| {})
+}
+
+/// Runs the crash loop, calling `progress` with the summary so far after every round
+/// (a round takes up to [`LoopOptions::max_delay`] plus a reopen, so a command line can
+/// show that the loop is alive).
+pub fn run_loop_with_progress(
+    opts: &LoopOptions,
+    progress: &mut dyn FnMut(&LoopSummary),
+) -> io::Result<LoopSummary> {
     let mut summary = LoopSummary::default();
     let mut rng = opts.seed | 1;
     let modes = [
@@ -241,6 +251,7 @@ pub fn run_loop(opts: &LoopOptions) -> io::Result<LoopSummary> {
         check_cursor(mode, cursor, report.last_read, found, round, &mut summary);
         cursor = found;
         summary.rounds += 1;
+        progress(&summary);
     }
     Ok(summary)
 }

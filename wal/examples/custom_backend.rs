@@ -5,7 +5,7 @@
 //! `StorageBackend` that creates and opens `Storage` objects, and optionally a `Flusher`
 //! that syncs many of them at once.
 //!
-//! Run it with `cargo run -p wal --example custom_backend`. The conformance suite and the
+//! Run it with `cargo run -p topicwal --example custom_backend`. The conformance suite and the
 //! engine's integration suite run on it in `wal/tests/backend_custom.rs`.
 
 #![allow(clippy::print_stdout, reason = "an example reports on stdout")]

@@ -5,8 +5,9 @@
 //!   backends and the peers, against the disk's own limit (`--smoke` for a check of a few
 //!   seconds, `--full` for longer runs, `--dir PATH` for where the logs go; `bench --help`
 //!   lists the rest).
-//! - `crash [--rounds N] [--seed S] [--dir PATH]`: the kill -9 crash loop; prints a
-//!   summary and fails on any lost acknowledged entry.
+//! - `crash [--rounds N] [--seed S] [--dir PATH]`: the kill -9 crash loop (`wal-crash` of
+//!   wal-testkit, in release mode), with a progress bar; prints a summary and fails on any
+//!   lost acknowledged entry (`crash --help` lists its options).
 //! - `torture --power-losses N --kill-rounds M [--seed S] [--dir PATH]`: the simulated
 //!   power-loss campaign over the whole API (every crash mode, every backend), then the
 //!   kill -9 loop, in release mode; prints a summary and fails on any violation.
@@ -43,7 +44,8 @@ enum Task {
     /// Kills a writing child with SIGKILL N times and checks every acknowledged entry.
     #[command(disable_help_flag = true)]
     Crash {
-        /// Passed to `wal-crash loop` as they are: [--rounds N] [--seed S] [--dir PATH].
+        /// Passed to `wal-crash loop` as they are: [--rounds N] [--seed S] [--dir PATH]
+        /// [--max-delay-ms MS] (`cargo xtask crash --help` describes them).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -73,38 +75,8 @@ enum Task {
 
 fn main() -> ExitCode {
     match Cli::parse().task {
-        Task::Bench { args } => {
-            // Build first with cargo's progress shown (a first release build takes
-            // minutes), then run without cargo's chatter.
-            let built = cargo(&["build", "--release", "-p", "wal-bench"]);
-            if built != ExitCode::SUCCESS {
-                return built;
-            }
-            cargo(
-                &[
-                    &["run", "--release", "--quiet", "-p", "wal-bench", "--"],
-                    &strs(&args)[..],
-                ]
-                .concat(),
-            )
-        }
-        Task::Crash { args } => cargo(
-            &[
-                &[
-                    "run",
-                    "--release",
-                    "--quiet",
-                    "-p",
-                    "wal-testkit",
-                    "--bin",
-                    "wal-crash",
-                    "--",
-                    "loop",
-                ],
-                &strs(&args)[..],
-            ]
-            .concat(),
-        ),
+        Task::Bench { args } => run_all(&bench(&args)),
+        Task::Crash { args } => run_all(&crash(&args)),
         Task::Torture {
             power_losses,
             kill_rounds,
@@ -125,33 +97,72 @@ fn main() -> ExitCode {
                 args.extend(["--dir".to_owned(), dir.display().to_string()]);
             }
             args.extend(more);
-            // Every backend the platform has, so the campaign covers each.
-            let features = if cfg!(target_os = "linux") {
-                "torture,mmap,uring"
-            } else {
-                "torture,mmap"
-            };
-            cargo(
-                &[
-                    &[
-                        "run",
-                        "--release",
-                        "--quiet",
-                        "-p",
-                        "wal-testkit",
-                        "--features",
-                        features,
-                        "--bin",
-                        "wal-torture",
-                        "--",
-                    ],
-                    &strs(&args)[..],
-                ]
-                .concat(),
-            )
+            run_all(&torture(&args))
         }
         Task::Ci => ci(),
     }
+}
+
+/// The release binary `bin` of `package`, with `features`: built first with cargo's
+/// progress shown (a first release build takes minutes, and a silent one looks hung),
+/// then run with `args` without cargo's chatter.
+fn build_then_run(
+    package: &str,
+    bin: &str,
+    features: Option<&str>,
+    args: &[String],
+) -> [Vec<String>; 2] {
+    let mut target = vec!["-p".to_owned(), package.to_owned()];
+    if let Some(f) = features {
+        target.extend(["--features".to_owned(), f.to_owned()]);
+    }
+    target.extend(["--bin".to_owned(), bin.to_owned()]);
+    let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let build = [owned(&["build", "--release"]), target.clone()].concat();
+    let run = [
+        owned(&["run", "--release", "--quiet"]),
+        target,
+        owned(&["--"]),
+        args.to_vec(),
+    ]
+    .concat();
+    [build, run]
+}
+
+/// `cargo xtask bench ARGS`.
+fn bench(args: &[String]) -> [Vec<String>; 2] {
+    build_then_run("wal-bench", "wal-bench", None, args)
+}
+
+/// `cargo xtask crash ARGS`: `wal-crash loop ARGS`.
+fn crash(args: &[String]) -> [Vec<String>; 2] {
+    let args = [&["loop".to_owned()][..], args].concat();
+    build_then_run(TESTKIT, "wal-crash", Some("torture"), &args)
+}
+
+/// `cargo xtask torture ...`: `wal-torture ARGS`, with every backend the platform has,
+/// so that the campaign covers each.
+fn torture(args: &[String]) -> [Vec<String>; 2] {
+    let features = if cfg!(target_os = "linux") {
+        "torture,mmap,uring"
+    } else {
+        "torture,mmap"
+    };
+    build_then_run(TESTKIT, "wal-torture", Some(features), args)
+}
+
+/// The package of `wal-testkit/` (published as `topicwal-testkit`).
+const TESTKIT: &str = "topicwal-testkit";
+
+/// Runs each cargo command in turn, stopping at the first failure.
+fn run_all(steps: &[Vec<String>]) -> ExitCode {
+    for step in steps {
+        let code = cargo(&strs(step));
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -189,6 +200,91 @@ fn cargo(args: &[&str]) -> ExitCode {
         Err(e) => {
             eprintln!("xtask: could not run cargo: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Task, clap::Error> {
+        Cli::try_parse_from([&["cargo xtask"][..], args].concat()).map(|c| c.task)
+    }
+
+    fn owned(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn help_is_help() {
+        for args in [&["--help"][..], &["-h"], &["help"], &["help", "crash"]] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DisplayHelp, "{args:?}");
+            assert_eq!(e.exit_code(), 0, "{args:?}");
+        }
+        let e = parse(&["torture", "--help"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DisplayHelp);
+    }
+
+    #[test]
+    fn crash_and_bench_pass_their_arguments_on_help_included() {
+        let Task::Crash { args } = parse(&["crash", "--help"]).unwrap() else {
+            panic!("not crash");
+        };
+        assert_eq!(args, owned(&["--help"]));
+        let Task::Crash { args } = parse(&["crash", "--rounds", "5", "--seed", "7"]).unwrap()
+        else {
+            panic!("not crash");
+        };
+        assert_eq!(args, owned(&["--rounds", "5", "--seed", "7"]));
+        let Task::Bench { args } = parse(&["bench", "--smoke", "--dir", "d"]).unwrap() else {
+            panic!("not bench");
+        };
+        assert_eq!(args, owned(&["--smoke", "--dir", "d"]));
+    }
+
+    #[test]
+    fn builds_show_progress_and_runs_use_the_same_target() {
+        let [build, run] = crash(&owned(&["--help"]));
+        assert_eq!(
+            build,
+            owned(&[
+                "build",
+                "--release",
+                "-p",
+                "topicwal-testkit",
+                "--features",
+                "torture",
+                "--bin",
+                "wal-crash"
+            ])
+        );
+        assert_eq!(
+            run,
+            owned(&[
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "topicwal-testkit",
+                "--features",
+                "torture",
+                "--bin",
+                "wal-crash",
+                "--",
+                "loop",
+                "--help"
+            ])
+        );
+        for [build, run] in [
+            bench(&owned(&["--smoke"])),
+            torture(&owned(&["--kill-rounds", "1"])),
+        ] {
+            assert!(!build.contains(&"--quiet".to_owned()), "{build:?}");
+            let dashes = run.iter().position(|a| a == "--").unwrap();
+            assert_eq!(build[2..], run[3..dashes], "{build:?} / {run:?}");
         }
     }
 }

@@ -314,7 +314,11 @@ fn kill_loop(dir: &Path, rounds: u32, seed: u64) -> Result<LoopSummary, String> 
             seed: seed.wrapping_add(part),
             max_delay: Duration::from_millis(150),
         };
-        let s = crash::run_loop(&opts).map_err(|e| format!("kill -9 loop: {e}"))?;
+        let done = total.rounds;
+        let s = crash::run_loop_with_progress(&opts, &mut |p| {
+            spinner.set_message(format!("{} of {rounds} rounds", done + p.rounds));
+        })
+        .map_err(|e| format!("kill -9 loop: {e}"))?;
         total.rounds += s.rounds;
         total.acks += s.acks;
         total.reads += s.reads;
