@@ -71,7 +71,7 @@ pub enum Command {
     /// Forget the entries of a topic below an offset, and delete the segments that frees.
     #[command(after_help = TRUNCATE_HELP)]
     Truncate(TruncateArgs),
-    /// Delete the segments that every consumer has passed, and say which.
+    /// Delete the old segments that every cursor has passed, and say which.
     #[command(after_help = RECLAIM_HELP)]
     Reclaim(ReclaimArgs),
     /// Print a shell completion script for `wal`.
@@ -222,9 +222,9 @@ After one scan of the log at the start, it remembers a position (a segment and a
 offset) and reads only the bytes appended after it, moving to the next segment when the
 writer does and past segments deleted meanwhile (saying which offsets it missed). It
 wakes on file-system events (inotify on Linux) and also looks every `--interval`
-milliseconds, because writes through a memory map (the mmap backend) raise no event;
-where the events cannot be watched, it says so and only looks at that interval. A look
-that finds nothing new reads a few dozen bytes.
+milliseconds, because inotify reports no write made through a memory map (the mmap
+backend). With `--no-watch`, or where the events cannot be watched (it then says so), it
+only looks at that interval. A look that finds nothing new reads a few dozen bytes.
 
   --from N    start at offset N
   --from -N   start N entries before the end (the last N entries)
@@ -259,6 +259,10 @@ pub struct TailArgs {
     /// milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub interval: u64,
+    /// Do not watch for file-system events: only look every `--interval` milliseconds (for
+    /// file systems whose events miss writes, such as network file systems).
+    #[arg(long)]
+    pub no_watch: bool,
     /// One JSON object per line, as `wal dump --json`.
     #[arg(long)]
     pub json: bool,
@@ -362,7 +366,7 @@ consumer: `wal stats` shows it.
 
 `reset` and `delete` open the log (which takes its lock: they refuse while another
 process has it open) and change the named consumer durably:
-  reset --to earliest   back to the oldest retained entry (everything is read again)
+  reset --to earliest   back to the oldest retained entry (all of it is read again)
   reset --to latest     to the topic's end (everything so far is skipped)
   reset --to N          to offset N (between the oldest retained offset and the end)
   delete                forget the consumer: it no longer holds back retention

@@ -291,8 +291,8 @@ fn deleting_a_consumer_lets_reclaim_delete_what_it_held() {
 }
 
 #[test]
-fn completions_for_bash_zsh_and_fish_know_every_command() {
-    for shell in ["bash", "zsh", "fish"] {
+fn completions_for_every_shell_know_every_command() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = wal().args(["completions", shell]).output().unwrap();
         assert!(out.status.success());
         let script = stdout_of(&out);

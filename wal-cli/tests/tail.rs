@@ -226,3 +226,35 @@ fn tail_stops_at_the_end_or_after_a_count_and_starts_n_from_the_end() {
             "not an offset (N) or a count from the end (-N)",
         ));
 }
+
+#[test]
+fn tail_follows_an_mmap_writer_and_without_events_by_looking_at_the_interval() {
+    // Writes through a memory map raise no inotify event: the interval look finds them.
+    // With --no-watch, that look is the only wake-up.
+    for (backend, no_watch) in [(wal::Backend::Mmap, false), (wal::Backend::Std, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        let wal = builder(dir.path()).backend(backend).open().unwrap();
+        wal.append_for_topic("t", b"first").unwrap();
+        let mut args = vec![path, "t", "--from", "0", "--count", "2", "--interval", "20"];
+        args.extend(["--debug-stats"]);
+        if no_watch {
+            args.push("--no-watch");
+        }
+        let (mut child, out, err) = spawn_tail(&args);
+        let first = next_line(&out, &mut child);
+        assert!(first.ends_with(" \"first\""), "{first}");
+        wal.append_for_topic("t", b"second").unwrap();
+        let second = next_line(&out, &mut child);
+        assert!(
+            second.starts_with("t:1 ") && second.ends_with(" \"second\""),
+            "{second}"
+        );
+        assert!(common::wait_for_exit(&mut child).success());
+        let (_, _, _, events, _, line) = debug_stats(&err);
+        if no_watch {
+            assert!(line.ends_with("watching: no") && events == 0, "{line}");
+        }
+        wal.close().unwrap();
+    }
+}

@@ -40,7 +40,7 @@ pub fn run(args: &TailArgs, progress: bool) -> CliResult {
         );
     }
     let interval = Duration::from_millis(args.interval);
-    let mut waker = Waker::new(&args.dir, interval, !args.exit_at_end);
+    let mut waker = Waker::new(&args.dir, interval, !args.exit_at_end && !args.no_watch);
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
     let mut sink = |seen: Seen| -> CliResult<Flow> {
