@@ -31,6 +31,25 @@ impl<S> Wal<S> {
     /// The shared cursor cannot be deleted (an empty name is refused as an invalid name). A
     /// [`crate::Consumer`] handle that is used again after the deletion starts afresh at
     /// the oldest retained entry, as a new consumer does.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wal_core::WalBuilder;
+    ///
+    /// # fn main() -> wal_core::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let wal = WalBuilder::new()
+    ///     .dir(dir.path())
+    ///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
+    ///     .open()?;
+    /// wal.batch_append_for_topic("orders", &[b"a", b"b", b"c"])?;
+    /// let billing = wal.consumer("orders", "billing")?;
+    /// billing.seek(2)?; // skip the first two entries
+    /// assert_eq!(wal.consumers("orders"), vec![("billing".to_string(), 2)]);
+    /// assert!(wal.delete_consumer("orders", "billing")?);
+    /// assert!(wal.consumers("orders").is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn delete_consumer(&self, topic: &str, name: &str) -> Result<bool> {
         self.shared.delete_cursor(topic, name)
     }

@@ -192,3 +192,72 @@ fn a_segment_recreated_under_its_name_is_read_again() {
     );
     wal.close().unwrap();
 }
+
+#[test]
+fn a_topic_created_after_the_start_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = open(dir.path(), 64 << 10);
+    wal.append_for_topic("other", b"x").unwrap();
+    let backend = wal::StdBackend::default();
+    let end = wal::inspect::inspect(dir.path(), &backend)
+        .unwrap()
+        .segments[0]
+        .data_end;
+    // From the end of the data: the topic's definition comes later.
+    let mut f = Follower::new(dir.path(), "later", 1, end, 0);
+    assert!(look(&mut f).is_empty());
+    wal.append_for_topic("later", b"hello").unwrap();
+    assert_eq!(entries(&look(&mut f)), vec![(0, b"hello".to_vec())]);
+    wal.close().unwrap();
+}
+
+#[test]
+fn bytes_that_are_not_a_record_in_a_finished_segment_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = open(dir.path(), 16 << 10);
+    let entry = |i: u64| format!("{i:>999}").into_bytes();
+    let mut i = 0;
+    while !dir.path().join(wal::segment::segment_file_name(2)).exists() {
+        wal.append_for_topic("t", &entry(i)).unwrap();
+        i += 1;
+    }
+    // Written after segment 2 exists, so in it (or in a later one).
+    for k in i..i + 20 {
+        wal.append_for_topic("t", &entry(k)).unwrap();
+    }
+    wal.close().unwrap();
+    let backend = wal::StdBackend::default();
+    let ins = wal::inspect::inspect(dir.path(), &backend).unwrap();
+    let end = ins.segments[0].data_end;
+    let in_first = ins.entries(&backend, "t", 0, usize::MAX).unwrap();
+    let in_first = in_first.iter().filter(|e| e.segment == 1).count() as u64;
+    // Garbage after the last record of segment 1, which later segments prove finished.
+    let segment = dir.path().join(wal::segment::segment_file_name(1));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &[0xA5; 40], end).unwrap();
+
+    let mut f = Follower::new(dir.path(), "t", 1, 0, 0);
+    let seen = look(&mut f);
+    let damage: Vec<&String> = seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Damage(what) => Some(what),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(damage.len(), 1, "{seen:?}");
+    assert!(
+        damage[0].contains(&format!("{}:{end}: ", segment.display())),
+        "{}",
+        damage[0]
+    );
+    let offsets: Vec<u64> = entries(&seen).iter().map(|e| e.0).collect();
+    assert_eq!(
+        offsets,
+        (0..i + 20).collect::<Vec<_>>(),
+        "nothing lost: {in_first} in segment 1"
+    );
+}
