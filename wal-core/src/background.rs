@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use crate::config::FsyncSchedule;
 use crate::error::Error;
 use crate::lock::lock;
-use crate::wal::Shared;
+use crate::shared::Shared;
 
 /// Messages to the background thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,13 +90,17 @@ pub(crate) fn spawn(shared: Arc<Shared>, rx: Receiver<Wake>) -> io::Result<JoinH
 /// The loop: wake on the schedule (or when the buffer fills), write or flush, then do the
 /// housekeeping. Blocks in `recv_timeout` between rounds; never spins.
 fn run(shared: &Shared, rx: &Receiver<Wake>) {
-    let (tick, sync_on_tick) = match shared.opts.fsync {
+    let (tick, sync_on_tick) = match shared.env.opts.durability.fsync {
         FsyncSchedule::Milliseconds(n) => (Duration::from_millis(n.max(1)), true),
-        FsyncSchedule::SyncEach | FsyncSchedule::NoFsync => (shared.opts.write_interval, false),
+        FsyncSchedule::SyncEach | FsyncSchedule::NoFsync => {
+            (shared.env.opts.buffering.write_interval, false)
+        }
     };
     // Never more often than every 10 ms, whatever the idle timeout: the loop must not spin.
     let housekeeping_every = shared
+        .env
         .opts
+        .files
         .idle_handle_timeout
         .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut next_tick = after(Instant::now(), tick);
@@ -132,7 +136,7 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
                     result
                 }
             };
-            let wanted = shared.doorbell.take_write_request();
+            let wanted = shared.signals.doorbell.take_write_request();
             match result {
                 Ok(()) if wanted => shared.write_pending(),
                 other => other,
@@ -145,7 +149,7 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
         if let Err(e) = result {
             // Write and sync failures have poisoned the log already (and were logged there);
             // a full disk is retried on the next round.
-            if shared.poison.is_set() {
+            if shared.commit.poison().is_set() {
                 tracing::debug!(error = %e, "background flush stopped: the log is poisoned");
                 return;
             }
@@ -164,7 +168,7 @@ fn after(now: Instant, interval: Duration) -> Instant {
 /// After a rollover or once the active segment is half full: prepare the next segment,
 /// then delete what nothing needs.
 fn prepare_and_reclaim(shared: &Shared) -> crate::error::Result<()> {
-    if shared.precreator.requested() {
+    if shared.files.precreator.requested() {
         if let Err(e) = shared.prepare_spare() {
             tracing::warn!(error = %e, "could not prepare the next segment; rollover will create it");
         }
@@ -175,8 +179,9 @@ fn prepare_and_reclaim(shared: &Shared) -> crate::error::Result<()> {
 fn housekeeping(shared: &Shared) {
     let active = lock(&shared.state).active.id;
     let closed = shared
+        .files
         .pool
-        .evict_idle(active, shared.opts.idle_handle_timeout);
+        .evict_idle(active, shared.env.opts.files.idle_handle_timeout);
     if closed > 0 {
         tracing::debug!(closed, "closed idle segment handles");
     }

@@ -11,9 +11,10 @@ use crate::error::{Error, Result};
 use crate::format::{record_size, RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::recovery::recover;
 use crate::segment::LOCK_FILE;
+use crate::shared::Shared;
 use crate::source::{BackendInfo, BackendSource, Explicit};
 use crate::storage::Backend;
-use crate::wal::{Shared, Wal};
+use crate::wal::Wal;
 use crate::MAX_TOPIC_NAME_LEN;
 
 /// Smallest segment size accepted.
@@ -92,66 +93,66 @@ impl<S: BackendSource> WalBuilder<S> {
 
     /// When data is synced (default: `Milliseconds(200)`).
     pub fn fsync(mut self, schedule: FsyncSchedule) -> Self {
-        self.opts.fsync = schedule;
+        self.opts.durability.fsync = schedule;
         self
     }
 
     /// How checkpointed reads persist cursors (default: `StrictlyAtOnce`).
     pub fn consistency(mut self, consistency: ReadConsistency) -> Self {
-        self.opts.consistency = consistency;
+        self.opts.durability.consistency = consistency;
         self
     }
 
     /// What recovery does with damage that is not a torn tail (default: `Strict`).
     pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
-        self.opts.recovery = mode;
+        self.opts.recovery.mode = mode;
         self
     }
 
     /// Size of each segment file (default 64 MiB; 4 KiB to 4 GiB).
     pub fn segment_size(mut self, bytes: u64) -> Self {
-        self.opts.segment_size = bytes;
+        self.opts.limits.segment_size = bytes;
         self
     }
 
     /// Largest entry accepted (default 16 MiB, or less if that does not fit in a segment);
     /// larger appends fail with [`Error::EntryTooLarge`]. An entry must fit in one segment.
     pub fn max_entry_size(mut self, bytes: usize) -> Self {
-        self.opts.max_entry_size = bytes;
+        self.opts.limits.max_entry_size = bytes;
         self.max_entry_set = true;
         self
     }
 
     /// Most entries in one batch (default 1,048,576).
     pub fn max_batch_entries(mut self, entries: usize) -> Self {
-        self.opts.max_batch_entries = entries;
+        self.opts.limits.max_batch_entries = entries;
         self
     }
 
     /// Pending bytes at which the background thread is woken to write them out (default
     /// 1 MiB). Larger values mean fewer, larger writes.
     pub fn write_buffer(mut self, bytes: usize) -> Self {
-        self.opts.write_buffer = bytes;
+        self.opts.buffering.write_buffer = bytes;
         self
     }
 
     /// Pending bytes at which an appender writes the buffer out itself instead of letting
     /// it grow (default 64 MiB): the bound on memory held by unwritten appends.
     pub fn max_pending(mut self, bytes: usize) -> Self {
-        self.opts.max_pending = bytes;
+        self.opts.buffering.max_pending = bytes;
         self
     }
 
     /// How often pending data is written to the OS under `SyncEach` and `NoFsync`
     /// (default 10 ms).
     pub fn write_interval(mut self, interval: Duration) -> Self {
-        self.opts.write_interval = interval;
+        self.opts.buffering.write_interval = interval;
         self
     }
 
     /// How long an unused segment handle stays open (default 30 s).
     pub fn idle_handle_timeout(mut self, timeout: Duration) -> Self {
-        self.opts.idle_handle_timeout = timeout;
+        self.opts.files.idle_handle_timeout = timeout;
         self
     }
 
@@ -159,7 +160,7 @@ impl<S: BackendSource> WalBuilder<S> {
     /// full (default on): rollover then does no file creation, and syncs write into blocks
     /// that already exist, which is cheaper than converting preallocated extents.
     pub fn precreate_segments(mut self, on: bool) -> Self {
-        self.opts.precreate_segments = on;
+        self.opts.files.precreate = on;
         self
     }
 
@@ -167,28 +168,28 @@ impl<S: BackendSource> WalBuilder<S> {
     /// before erasing it (default off: a torn tail was never acknowledged). `wal repair`
     /// turns it on, so that it always keeps what it removes.
     pub fn keep_cut_data(mut self, keep: bool) -> Self {
-        self.opts.keep_cut_data = keep;
+        self.opts.recovery.keep_cut_data = keep;
         self
     }
 
     /// Most segment files kept open at once for reads (default 64); beyond it the least
     /// recently used idle one is closed. The active segment is always open.
     pub fn max_open_segments(mut self, n: usize) -> Self {
-        self.opts.max_open_segments = n;
+        self.opts.files.max_open = n;
         self
     }
 
     /// Keep at least this many bytes of segments even when every cursor has passed them
     /// (default 0: reclaim as soon as nothing needs a segment).
     pub fn retain_bytes(mut self, bytes: u64) -> Self {
-        self.opts.retain_bytes = bytes;
+        self.opts.retention.bytes = bytes;
         self
     }
 
     /// Keep a segment at least this long after it was sealed, even when every cursor has
     /// passed it (default 0). Segments found on open count from the open.
     pub fn retain_age(mut self, age: Duration) -> Self {
-        self.opts.retain_age = age;
+        self.opts.retention.age = age;
         self
     }
 
@@ -207,7 +208,10 @@ impl<S: BackendSource> WalBuilder<S> {
         };
         let mut opts = self.opts;
         if !self.max_entry_set {
-            opts.max_entry_size = opts.max_entry_size.min(largest_entry(opts.segment_size));
+            opts.limits.max_entry_size = opts
+                .limits
+                .max_entry_size
+                .min(largest_entry(opts.limits.segment_size));
         }
         validate(&opts)?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
@@ -215,17 +219,17 @@ impl<S: BackendSource> WalBuilder<S> {
         let recovered = recover(
             &dir,
             &*backend,
-            opts.segment_size,
-            opts.recovery,
-            opts.keep_cut_data,
+            opts.limits.segment_size,
+            opts.recovery.mode,
+            opts.recovery.keep_cut_data,
         )?;
         let undeclared = recovered.undeclared.clone();
         let (shared, rx) = Shared::new(dir, opts, backend, recovered);
         let shared = Arc::new(shared);
         shared.redeclare(&undeclared)?;
         let thread = background::spawn(shared.clone(), rx)
-            .map_err(|e| Error::io("spawn flush thread", &shared.dir, None, e))?;
-        tracing::debug!(dir = %shared.dir.display(), backend = shared.backend.name(), "opened log");
+            .map_err(|e| Error::io("spawn flush thread", &shared.env.dir, None, e))?;
+        tracing::debug!(dir = %shared.env.dir.display(), backend = shared.env.backend.name(), "opened log");
         Ok(Wal {
             shared,
             thread: Some(thread),
@@ -251,30 +255,33 @@ fn largest_entry(segment_size: u64) -> usize {
 
 fn validate(o: &Options) -> Result<()> {
     let fail = |m: String| Err(Error::Config(m));
-    if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&o.segment_size) {
+    if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&o.limits.segment_size) {
         return fail(format!(
             "segment_size {} is outside {MIN_SEGMENT_SIZE}..={MAX_SEGMENT_SIZE}",
-            o.segment_size
+            o.limits.segment_size
         ));
     }
-    let too_large = o.max_entry_size as u64 >= o.segment_size
-        || record_size(o.max_entry_size) as u64 > record_room(o.segment_size);
+    let too_large = o.limits.max_entry_size as u64 >= o.limits.segment_size
+        || record_size(o.limits.max_entry_size) as u64 > record_room(o.limits.segment_size);
     if too_large {
         return fail(format!(
             "max_entry_size {} does not fit in a segment of {} bytes",
-            o.max_entry_size, o.segment_size
+            o.limits.max_entry_size, o.limits.segment_size
         ));
     }
-    if o.max_batch_entries == 0 || o.write_buffer == 0 || o.max_pending < o.write_buffer {
+    if o.limits.max_batch_entries == 0
+        || o.buffering.write_buffer == 0
+        || o.buffering.max_pending < o.buffering.write_buffer
+    {
         return fail("max_batch_entries and write_buffer must be positive, and max_pending at least write_buffer".into());
     }
-    if o.fsync == FsyncSchedule::Milliseconds(0) {
+    if o.durability.fsync == FsyncSchedule::Milliseconds(0) {
         return fail("Milliseconds(0) is not a schedule; use SyncEach".into());
     }
-    if o.consistency == (ReadConsistency::AtLeastOnce { persist_every: 0 }) {
+    if o.durability.consistency == (ReadConsistency::AtLeastOnce { persist_every: 0 }) {
         return fail("AtLeastOnce needs persist_every >= 1".into());
     }
-    if o.write_interval.is_zero() {
+    if o.buffering.write_interval.is_zero() {
         return fail("write_interval must be positive".into());
     }
     Ok(())

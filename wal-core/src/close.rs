@@ -27,7 +27,7 @@ impl<S> Wal<S> {
             return Ok(());
         };
         self.shutdown();
-        if !self.shared.doorbell.ring_shutdown() {
+        if !self.shared.signals.doorbell.ring_shutdown() {
             tracing::debug!("the background thread had already stopped");
         }
         if thread.join().is_err() {
@@ -83,7 +83,7 @@ impl<S> Wal<S> {
 impl<S> Drop for Wal<S> {
     fn drop(&mut self) {
         if let Err(e) = self.shut_down(true) {
-            tracing::error!(error = %e, dir = %self.shared.dir.display(), "closing the log failed");
+            tracing::error!(error = %e, dir = %self.shared.env.dir.display(), "closing the log failed");
         }
     }
 }

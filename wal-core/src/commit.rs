@@ -27,6 +27,8 @@ pub(crate) struct GroupCommit {
     changed: Condvar,
     /// Mirror of `Progress::durable_lsn`, for lock-free reads.
     durable_lsn: AtomicU64,
+    /// Set by the first failure after which nothing unsynced can be trusted.
+    poison: Poison,
 }
 
 impl GroupCommit {
@@ -39,7 +41,13 @@ impl GroupCommit {
             }),
             changed: Condvar::new(),
             durable_lsn: AtomicU64::new(lsn),
+            poison: Poison::default(),
         }
+    }
+
+    /// The log's poison: once set, nothing not yet durable can be made durable.
+    pub fn poison(&self) -> &Poison {
+        &self.poison
     }
 
     /// Everything before this LSN is durable.
@@ -51,14 +59,14 @@ impl GroupCommit {
     /// returns the LSN it made durable) if none is in flight, else waits for the one in
     /// flight and goes again if it did not cover `lsn`: a flush covers every writer that
     /// queued while the previous one ran. Data synced before a failure stays durable, so
-    /// only what is not yet durable is refused once `poison` is set.
-    pub fn wait(&self, lsn: u64, poison: &Poison, flush: impl Fn() -> Result<u64>) -> Result<()> {
+    /// only what is not yet durable is refused once the poison is set.
+    pub fn wait(&self, lsn: u64, flush: impl Fn() -> Result<u64>) -> Result<()> {
         let mut p = lock(&self.progress);
         loop {
             if p.durable_lsn >= lsn {
                 return Ok(());
             }
-            poison.check()?;
+            self.poison.check()?;
             if !p.flush_in_flight {
                 p.flush_in_flight = true;
                 drop(p);

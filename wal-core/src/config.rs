@@ -78,44 +78,93 @@ pub enum RecoveryMode {
     PointInTime,
 }
 
-/// Settings of one open log (validated by [`crate::WalBuilder::open`]).
-#[derive(Debug, Clone)]
+/// Settings of one open log (validated by [`crate::WalBuilder::open`]), grouped by what
+/// they govern. Fixed once the log is open.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Options {
+    pub durability: Durability,
+    pub recovery: RecoveryOptions,
+    pub limits: Limits,
+    pub buffering: Buffering,
+    pub files: FileOptions,
+    pub retention: Retention,
+}
+
+/// When appends and checkpointed reads are made durable.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Durability {
     pub fsync: FsyncSchedule,
     pub consistency: ReadConsistency,
-    pub recovery: RecoveryMode,
+}
+
+/// What recovery does with damage.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecoveryOptions {
+    pub mode: RecoveryMode,
+    /// Set cut-off bytes aside in a `.cut` file rather than erase them.
+    pub keep_cut_data: bool,
+}
+
+/// Sizes: of a segment, of one entry, of one batch.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
     pub segment_size: u64,
     pub max_entry_size: usize,
     pub max_batch_entries: usize,
-    pub write_buffer: usize,
-    pub max_pending: usize,
-    pub write_interval: Duration,
-    pub idle_handle_timeout: Duration,
-    pub max_open_segments: usize,
-    pub retain_bytes: u64,
-    pub retain_age: Duration,
-    pub keep_cut_data: bool,
-    pub precreate_segments: bool,
 }
 
-impl Default for Options {
+impl Default for Limits {
     fn default() -> Self {
         Self {
-            fsync: FsyncSchedule::default(),
-            consistency: ReadConsistency::default(),
-            recovery: RecoveryMode::default(),
             segment_size: 64 << 20,
             max_entry_size: 16 << 20,
             max_batch_entries: 1 << 20,
+        }
+    }
+}
+
+/// How much is buffered before the write phase runs, and how long it may wait.
+#[derive(Debug, Clone)]
+pub(crate) struct Buffering {
+    /// Pending bytes that wake the background thread to write.
+    pub write_buffer: usize,
+    /// Pending bytes at which the appender writes them itself.
+    pub max_pending: usize,
+    /// The longest pending bytes wait for the background thread.
+    pub write_interval: Duration,
+}
+
+impl Default for Buffering {
+    fn default() -> Self {
+        Self {
             write_buffer: 1 << 20,
             max_pending: 64 << 20,
             write_interval: Duration::from_millis(10),
-            idle_handle_timeout: Duration::from_secs(30),
-            max_open_segments: 64,
-            retain_bytes: 0,
-            retain_age: Duration::ZERO,
-            keep_cut_data: false,
-            precreate_segments: true,
         }
     }
+}
+
+/// Segment files: open handles, and segments made ahead of time.
+#[derive(Debug, Clone)]
+pub(crate) struct FileOptions {
+    pub max_open: usize,
+    pub idle_handle_timeout: Duration,
+    pub precreate: bool,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        Self {
+            max_open: 64,
+            idle_handle_timeout: Duration::from_secs(30),
+            precreate: true,
+        }
+    }
+}
+
+/// Time- and size-based retention (0 = off).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Retention {
+    pub bytes: u64,
+    pub age: Duration,
 }

@@ -11,9 +11,10 @@ use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
 use crate::pool::Pins;
 use crate::segment::segment_file_name;
+use crate::shared::Shared;
 use crate::state::State;
 use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
-use crate::wal::{Entry, Shared, Wal};
+use crate::wal::{Entry, Wal};
 
 /// Wakes readers blocked on the tail when something is appended.
 ///
@@ -193,7 +194,7 @@ impl<S> Wal<S> {
     /// refused with it. Data already appended is still flushed when the log is dropped or
     /// [`Wal::close`]d. Call it from any thread, so that tail followers stop.
     pub fn shutdown(&self) {
-        self.shared.tail.close();
+        self.shared.signals.tail.close();
     }
 }
 
@@ -226,7 +227,7 @@ impl Shared {
         let locs = collect(t, from, budget);
         let mut segments: Vec<u64> = locs.iter().map(|l| l.segment).collect();
         segments.dedup();
-        let pins = self.pool.pin(segments);
+        let pins = self.files.pool.pin(segments);
         (locs, pins)
     }
 
@@ -279,16 +280,16 @@ impl Shared {
     ) -> Result<Option<Entry>> {
         // `None`: a timeout too long to represent (`Duration::MAX`) waits without one.
         let deadline = Instant::now().checked_add(timeout);
-        self.tail.waiters.fetch_add(1, Ordering::SeqCst);
+        self.signals.tail.waiters.fetch_add(1, Ordering::SeqCst);
         let result = (|| loop {
-            let seen = *lock(&self.tail.generation);
-            if self.tail.is_closed() {
+            let seen = *lock(&self.signals.tail.generation);
+            if self.signals.tail.is_closed() {
                 return Err(Error::Closed);
             }
             if let Some(e) = self.read_cursor(topic, name, None, checkpoint)?.pop() {
                 return Ok(Some(e));
             }
-            let mut generation = lock(&self.tail.generation);
+            let mut generation = lock(&self.signals.tail.generation);
             while *generation == seen {
                 // Without a deadline, wait a day at a time: the loop waits again.
                 let left = deadline.map_or(Duration::from_secs(86_400), |d| {
@@ -298,6 +299,7 @@ impl Shared {
                     return Ok(None);
                 }
                 generation = self
+                    .signals
                     .tail
                     .appended
                     .wait_timeout(generation, left)
@@ -305,7 +307,7 @@ impl Shared {
                     .0;
             }
         })();
-        self.tail.waiters.fetch_sub(1, Ordering::SeqCst);
+        self.signals.tail.waiters.fetch_sub(1, Ordering::SeqCst);
         result
     }
 
@@ -316,7 +318,7 @@ impl Shared {
         first: u64,
         locs: &[Location],
     ) -> Result<Vec<Entry>> {
-        if self.pool.is_closed() {
+        if self.files.pool.is_closed() {
             return Err(Error::Closed);
         }
         let Some(last) = locs.iter().map(|l| l.lsn_end).max() else {
@@ -331,10 +333,11 @@ impl Shared {
         let mut out = Vec::with_capacity(locs.len());
         for group in locs.chunk_by(|a, b| a.segment == b.segment && a.pos < b.pos) {
             let seg = group[0].segment;
-            let path = self.dir.join(segment_file_name(seg));
+            let path = self.env.dir.join(segment_file_name(seg));
             let storage = self
+                .files
                 .pool
-                .get(seg, || self.backend.open(&path))
+                .get(seg, || self.env.backend.open(&path))
                 .map_err(|e| Error::io("open segment", &path, None, e))?;
             let start = u64::from(group[0].pos);
             let end = group
@@ -365,7 +368,7 @@ impl Shared {
     /// Persists cursor `name` of topic `id` at `cursor` as the read consistency asks, then
     /// moves it. If persisting fails the cursor does not move.
     fn advance_cursor(&self, id: u32, name: &str, cursor: u64) -> Result<()> {
-        let persist = match self.opts.consistency {
+        let persist = match self.env.opts.durability.consistency {
             ReadConsistency::StrictlyAtOnce => true,
             ReadConsistency::AtLeastOnce { persist_every } => {
                 let mut st = lock(&self.state);
@@ -375,8 +378,8 @@ impl Shared {
         };
         if persist {
             let lsn = self.append_cursor(id, name, cursor)?;
-            let strict = self.opts.consistency == ReadConsistency::StrictlyAtOnce;
-            if strict && self.opts.fsync != FsyncSchedule::NoFsync {
+            let strict = self.env.opts.durability.consistency == ReadConsistency::StrictlyAtOnce;
+            if strict && self.env.opts.durability.fsync != FsyncSchedule::NoFsync {
                 self.wait_durable_lsn(lsn)?;
             } else {
                 self.ensure_written(lsn)?;
@@ -411,7 +414,7 @@ impl Shared {
             cursor,
             name.as_bytes(),
             synced,
-            self.opts.write_buffer,
+            self.env.opts.buffering.write_buffer,
         );
         let lsn = st.lsn_end();
         let durable = self.commit.durable_lsn();
@@ -430,6 +433,6 @@ impl Shared {
         self.check_new_topic(st, name)?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
         let synced = st.synced_in_active(self.commit.durable_lsn());
-        Ok(st.create_topic(name, synced, self.opts.write_buffer))
+        Ok(st.create_topic(name, synced, self.env.opts.buffering.write_buffer))
     }
 }

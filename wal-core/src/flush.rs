@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::lock::lock;
 use crate::pending::Chunk;
 use crate::segment::segment_file_name;
+use crate::shared::Shared;
 use crate::storage::{FlushRequest, Flusher, Storage};
-use crate::wal::Shared;
 
 /// The write phase's state, guarded by [`Writer`]'s mutex: holding it serializes writes,
 /// so chunks reach storage in the order they were appended.
@@ -68,15 +68,15 @@ impl Writer {
 impl Shared {
     /// Fails with [`Error::Poisoned`] once a flush has failed.
     pub(crate) fn check_poison(&self) -> Result<()> {
-        self.poison.check()
+        self.commit.poison().check()
     }
 
     /// Records `err` as the failure that poisons the log (the first one wins) and returns
     /// the error every caller from now on sees.
     pub(crate) fn poison(&self, err: Error) -> Error {
-        tracing::error!(error = %err, dir = %self.dir.display(), "the log is poisoned; reopen it to recover");
-        self.stats.flush_errors.inc();
-        let cause = self.poison.set(err);
+        tracing::error!(error = %err, dir = %self.env.dir.display(), "the log is poisoned; reopen it to recover");
+        self.env.stats.flush_failed();
+        let cause = self.commit.poison().set(err);
         Error::Poisoned { cause }
     }
 
@@ -115,7 +115,7 @@ impl Shared {
         }
         let (mut chunks, appends) = {
             let mut st = lock(&self.state);
-            (st.pending.take(), self.stats.appends.get())
+            (st.pending.take(), self.env.stats.appends())
         };
         while let Some(chunk) = chunks.pop_front() {
             if let Err(e) = self.write_chunk(&mut io, &chunk) {
@@ -130,14 +130,13 @@ impl Shared {
     }
 
     fn write_chunk(&self, io: &mut IoState, chunk: &Chunk) -> Result<()> {
-        let path = || self.dir.join(segment_file_name(chunk.segment));
+        let path = || self.env.dir.join(segment_file_name(chunk.segment));
         if !chunk.bytes.is_empty() {
             chunk
                 .storage
                 .write_at(chunk.pos, &chunk.bytes)
                 .map_err(|e| Error::io("write", path(), Some(chunk.pos), e))?;
-            self.stats.writes.inc();
-            self.stats.written_bytes.add(chunk.bytes.len() as u64);
+            self.env.stats.wrote(chunk.bytes.len() as u64);
             let range = io
                 .dirty
                 .entry(chunk.segment)
@@ -184,7 +183,7 @@ impl Shared {
     }
 
     fn recycle(&self, bytes: Vec<u8>) {
-        let max = self.opts.write_buffer.saturating_mul(2);
+        let max = self.env.opts.buffering.write_buffer.saturating_mul(2);
         lock(&self.state).pending.recycle(bytes, max);
     }
 
@@ -201,9 +200,8 @@ impl Shared {
     /// flight (group commit: a flush covers every writer that queued while the previous
     /// one ran).
     pub(crate) fn wait_durable_lsn(&self, lsn: u64) -> Result<()> {
-        self.commit.wait(lsn, &self.poison, || {
-            self.guard_panic("flush", || self.flush_cycle())
-        })
+        self.commit
+            .wait(lsn, || self.guard_panic("flush", || self.flush_cycle()))
     }
 
     /// One flush: write what is pending, then sync every dirty storage in one call to the
@@ -228,7 +226,7 @@ impl Shared {
         if results.len() != requests.len() {
             return Err(self.poison(Error::io(
                 "sync",
-                &self.dir,
+                &self.env.dir,
                 None,
                 io::Error::other(format!(
                     "the flusher reported {} results for {} storages",
@@ -243,10 +241,9 @@ impl Shared {
                 return Err(self.poison(Error::io("sync", path, None, e)));
             }
         }
-        self.stats.flushes.inc();
-        self.stats.flush_latency.record(started.elapsed());
-        self.stats.flushed_storages.add(requests.len() as u64);
-        self.stats.max_entries_per_flush.max(entries);
+        self.env
+            .stats
+            .flushed(requests.len() as u64, entries, started.elapsed());
         Ok(written)
     }
 
@@ -257,11 +254,11 @@ impl Shared {
             return st
                 .segments
                 .get(&st.active.id)
-                .map_or_else(|| self.dir.clone(), |m| m.path.clone());
+                .map_or_else(|| self.env.dir.clone(), |m| m.path.clone());
         }
-        self.pool.id_of(storage).map_or_else(
-            || self.dir.clone(),
-            |id| self.dir.join(segment_file_name(id)),
+        self.files.pool.id_of(storage).map_or_else(
+            || self.env.dir.clone(),
+            |id| self.env.dir.join(segment_file_name(id)),
         )
     }
 }

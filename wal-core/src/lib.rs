@@ -43,6 +43,7 @@ mod recovery;
 mod replay;
 mod retention;
 pub mod segment;
+mod shared;
 pub mod source;
 mod state;
 mod stats;

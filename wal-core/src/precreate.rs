@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::lock::lock;
 use crate::segment::{segment_file_name, write_durable_header};
+use crate::shared::Shared;
 use crate::storage::Storage;
-use crate::wal::Shared;
 
 /// A prepared segment file.
 #[derive(Debug)]
@@ -87,10 +87,10 @@ impl Shared {
     /// Runs on the background thread; a failure only means rollover creates the segment
     /// itself.
     pub(crate) fn prepare_spare(&self) -> Result<()> {
-        if !self.opts.precreate_segments {
+        if !self.env.opts.files.precreate {
             return Ok(());
         }
-        let pre = &self.precreator;
+        let pre = &self.files.precreator;
         let mut slot = lock(&pre.slot);
         if slot.closed {
             return Ok(());
@@ -103,14 +103,15 @@ impl Shared {
         if let Some(stale) = slot.spare.take() {
             self.remove_spare_file(stale.id);
         }
-        let path = self.dir.join(segment_file_name(id));
+        let path = self.env.dir.join(segment_file_name(id));
         let storage = self
+            .env
             .backend
-            .create(&path, self.opts.segment_size)
+            .create(&path, self.env.opts.limits.segment_size)
             .map_err(|e| Error::io("create segment ahead of time", &path, None, e))?;
-        let filled = zero_fill(&*storage, self.opts.segment_size)
+        let filled = zero_fill(&*storage, self.env.opts.limits.segment_size)
             .and_then(|()| write_durable_header(&*storage, id))
-            .and_then(|()| self.backend.sync_dir(&self.dir));
+            .and_then(|()| self.env.backend.sync_dir(&self.env.dir));
         if let Err(e) = filled {
             drop(storage);
             self.remove_spare_file(id);
@@ -126,7 +127,7 @@ impl Shared {
     /// throughout (waiting for a preparation in progress), so that preparation and
     /// rollover never both create the same file.
     pub(crate) fn next_segment(&self, id: u64, path: &std::path::Path) -> Result<Arc<dyn Storage>> {
-        let pre = &self.precreator;
+        let pre = &self.files.precreator;
         let mut slot = lock(&pre.slot);
         if slot.closed {
             return Err(Error::Closed);
@@ -144,20 +145,22 @@ impl Shared {
             None => {
                 let storage = self.guard_panic("create segment", || {
                     let storage = self
+                        .env
                         .backend
-                        .create(path, self.opts.segment_size)
+                        .create(path, self.env.opts.limits.segment_size)
                         .map_err(|e| Error::io("create segment", path, None, e))?;
                     write_durable_header(&*storage, id).map_err(|e| {
                         self.poison(Error::io("write segment header", path, Some(0), e))
                     })?;
                     Ok(storage)
                 })?;
-                let synced =
-                    self.guard_panic("sync directory", || Ok(self.backend.sync_dir(&self.dir)))?;
+                let synced = self.guard_panic("sync directory", || {
+                    Ok(self.env.backend.sync_dir(&self.env.dir))
+                })?;
                 if let Err(e) = synced {
                     // The file exists but its directory entry may not be durable: as with
                     // any failed sync, stop trusting the log until it is reopened.
-                    return Err(self.poison(Error::io("sync directory", &self.dir, None, e)));
+                    return Err(self.poison(Error::io("sync directory", &self.env.dir, None, e)));
                 }
                 storage
             }
@@ -170,22 +173,24 @@ impl Shared {
 
     /// Removes an unused spare (at close), so a closed log holds only its data.
     pub(crate) fn discard_spare(&self) -> Result<()> {
-        let Some(spare) = lock(&self.precreator.slot).spare.take() else {
+        let Some(spare) = lock(&self.files.precreator.slot).spare.take() else {
             return Ok(());
         };
         drop(spare.storage);
-        let path = self.dir.join(segment_file_name(spare.id));
-        self.backend
+        let path = self.env.dir.join(segment_file_name(spare.id));
+        self.env
+            .backend
             .remove(&path)
             .map_err(|e| Error::io("remove unused segment", &path, None, e))?;
-        self.backend
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("sync directory", &self.dir, None, e))
+        self.env
+            .backend
+            .sync_dir(&self.env.dir)
+            .map_err(|e| Error::io("sync directory", &self.env.dir, None, e))
     }
 
     fn remove_spare_file(&self, id: u64) {
-        let path = self.dir.join(segment_file_name(id));
-        if let Err(e) = self.backend.remove(&path) {
+        let path = self.env.dir.join(segment_file_name(id));
+        if let Err(e) = self.env.backend.remove(&path) {
             // Harmless: an all-zero trailing segment is removed by the next recovery.
             tracing::warn!(error = %e, path = %path.display(), "could not remove an unused segment");
         }

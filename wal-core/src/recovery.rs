@@ -1,7 +1,7 @@
 //! Recovery on open: scan every segment, verify every record, rebuild topics, offsets and
 //! cursors, and cut a torn tail.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,17 +11,15 @@ use crate::format::{decode_record, RecordError, RecordKind, SEGMENT_HEADER_LEN};
 use crate::segment::{
     segment_file_name, write_durable_header, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX,
 };
+use crate::state::State;
 use crate::storage::{Backend, Storage};
-use crate::topic::TopicState;
 use crate::walk::{Outcome, Proof, Reader, SegmentWalk, Step, Trailing, TrailingKind, WINDOW};
 
 /// What recovery rebuilt.
 #[derive(Debug)]
 pub(crate) struct Recovered {
-    pub topics: HashMap<String, u32>,
-    pub topic_list: Vec<TopicState>,
-    pub segments: BTreeMap<u64, SegmentMeta>,
-    pub active: ActiveSegment,
+    /// The append-side state, with nothing pending.
+    pub state: State,
     /// Handles opened while scanning, for the pool.
     pub handles: Vec<(u64, Arc<dyn Storage>)>,
     /// Topics the active segment does not declare (its preamble was cut with a torn tail):
@@ -209,10 +207,13 @@ pub(crate) fn recover(
     let (topics, topic_list) = walk.replay.finish();
     Ok(Recovered {
         undeclared,
-        topics,
-        topic_list,
-        segments,
-        active,
+        state: State {
+            topics,
+            topic_list,
+            segments,
+            active,
+            pending: Default::default(),
+        },
         handles,
     })
 }

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
 use crate::segment::segment_file_name;
-use crate::wal::{Shared, Wal};
+use crate::shared::Shared;
+use crate::wal::Wal;
 
 impl<S> Wal<S> {
     /// Forgets the entries of `topic` below `offset`, for programs that track their own
@@ -44,7 +45,7 @@ impl<S> Wal<S> {
                 offset,
                 &[],
                 synced,
-                shared.opts.write_buffer,
+                shared.env.opts.buffering.write_buffer,
             );
             let lsn = st.lsn_end();
             let durable = shared.commit.durable_lsn();
@@ -52,7 +53,7 @@ impl<S> Wal<S> {
             lsn
         };
         shared.ensure_written(lsn)?;
-        shared.doorbell.ring_maintain();
+        shared.signals.doorbell.ring_maintain();
         Ok(())
     }
 
@@ -104,13 +105,13 @@ impl Shared {
                 break;
             }
             let retained_after: u64 = st.segments.values().skip(1).map(|m| m.capacity).sum();
-            if self.opts.retain_bytes > 0 && retained_after < self.opts.retain_bytes {
+            if self.env.opts.retention.bytes > 0 && retained_after < self.env.opts.retention.bytes {
                 break;
             }
             let young = meta
                 .sealed_at
-                .is_none_or(|t| t.elapsed() < self.opts.retain_age);
-            if !self.opts.retain_age.is_zero() && young {
+                .is_none_or(|t| t.elapsed() < self.env.opts.retention.age);
+            if !self.env.opts.retention.age.is_zero() && young {
                 break;
             }
             let needed = st.topic_list.iter().any(|t| {
@@ -129,7 +130,7 @@ impl Shared {
                 segment = oldest,
                 "reclaiming a segment every cursor has passed"
             );
-            self.pool.doom(oldest);
+            self.files.pool.doom(oldest);
             dropped += 1;
         }
         self.delete_doomed();
@@ -141,19 +142,19 @@ impl Shared {
     /// persist in any order, and a later segment gone while an earlier one is back would be
     /// a gap in the log. On a failure the rest waits for the next round.
     pub(crate) fn delete_doomed(&self) {
-        let _deleter = self.pool.deleter();
-        let ready = self.pool.take_deletable();
+        let _deleter = self.files.pool.deleter();
+        let ready = self.files.pool.take_deletable();
         for (i, &id) in ready.iter().enumerate() {
-            let path = self.dir.join(segment_file_name(id));
-            let removed = match self.backend.remove(&path) {
+            let path = self.env.dir.join(segment_file_name(id));
+            let removed = match self.env.backend.remove(&path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()), // done by an earlier try
                 other => other,
             };
-            let synced = removed.and_then(|()| self.backend.sync_dir(&self.dir));
+            let synced = removed.and_then(|()| self.env.backend.sync_dir(&self.env.dir));
             if let Err(e) = synced {
                 // Retry from here: removing an already removed file is a no-op.
                 tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
-                self.pool.requeue(ready[i..].iter().copied());
+                self.files.pool.requeue(ready[i..].iter().copied());
                 return;
             }
         }

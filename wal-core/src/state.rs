@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::format::{self, record_size, RecordKind, SEGMENT_HEADER_LEN};
 use crate::pending::PendingQueue;
 use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta};
+use crate::shared::Shared;
 use crate::topic::TopicState;
-use crate::wal::Shared;
 
 /// Everything the append path changes.
 #[derive(Debug)]
@@ -126,7 +126,12 @@ impl Shared {
         if st.active.end + need <= st.active.capacity {
             return Ok(());
         }
-        let room = self.opts.segment_size.saturating_sub(st.preamble_len());
+        let room = self
+            .env
+            .opts
+            .limits
+            .segment_size
+            .saturating_sub(st.preamble_len());
         if need > room {
             return Err(Error::TooLargeForSegment { bytes: need, room });
         }
@@ -150,7 +155,7 @@ impl Shared {
         what: impl FnOnce() -> String,
     ) -> Result<()> {
         let table_bytes = st.preamble_len() + extra;
-        let limit = self.opts.segment_size / 2;
+        let limit = self.env.opts.limits.segment_size / 2;
         if table_bytes > limit {
             return Err(Error::TopicTableFull {
                 what: what(),
@@ -165,7 +170,7 @@ impl Shared {
     /// topic and cursor so that older segments can later be deleted.
     fn rollover(&self, st: &mut State) -> Result<()> {
         let id = st.active.id + 1;
-        let path = self.dir.join(segment_file_name(id));
+        let path = self.env.dir.join(segment_file_name(id));
         let storage = self.next_segment(id, &path)?;
         tracing::debug!(segment = id, "rolled over to a new segment");
 
@@ -181,25 +186,26 @@ impl Shared {
             SegmentMeta {
                 path,
                 base_lsn,
-                capacity: self.opts.segment_size,
+                capacity: self.env.opts.limits.segment_size,
                 preamble_end: 0,
                 sealed_at: None,
             },
         );
-        self.pool.insert(id, storage.clone());
+        self.files.pool.insert(id, storage.clone());
         st.active = ActiveSegment {
             id,
             storage: storage.clone(),
             base_lsn,
-            capacity: self.opts.segment_size,
+            capacity: self.env.opts.limits.segment_size,
             end: 0,
         };
-        self.stats.segments_created.inc();
+        self.env.stats.segment_created();
 
         // The header is already on disk (written and synced when the file was made).
         st.active.end = format::SEGMENT_HEADER_LEN as u64;
-        st.pending.start_segment(&st.active, self.opts.write_buffer);
-        let cap = self.opts.write_buffer;
+        st.pending
+            .start_segment(&st.active, self.env.opts.buffering.write_buffer);
+        let cap = self.env.opts.buffering.write_buffer;
         for t in 0..st.topic_list.len() as u32 {
             st.declare_topic(t, 0, cap);
         }
@@ -207,7 +213,7 @@ impl Shared {
         if let Some(meta) = st.segments.get_mut(&id) {
             meta.preamble_end = end;
         }
-        self.doorbell.ring_maintain();
+        self.signals.doorbell.ring_maintain();
         Ok(())
     }
 
@@ -218,7 +224,7 @@ impl Shared {
             return Ok(());
         }
         let mut st = crate::lock::lock(&self.state);
-        let cap = self.opts.write_buffer;
+        let cap = self.env.opts.buffering.write_buffer;
         for &id in ids {
             let need = st.topic_list[id as usize].declaration_len();
             let rolled = st.active.end + need > st.active.capacity;

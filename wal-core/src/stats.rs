@@ -66,19 +66,20 @@ impl Histogram {
     }
 }
 
-/// The live counters of one log.
+/// The live counters of one log. Each is bumped by the one event its method names, from
+/// any thread, without a lock; all only grow (`max_entries_per_flush` is a running max).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub appends: Counter,
-    pub append_bytes: Counter,
-    pub writes: Counter,
-    pub written_bytes: Counter,
-    pub flushes: Counter,
-    pub flushed_storages: Counter,
-    pub flush_errors: Counter,
-    pub max_entries_per_flush: Counter,
-    pub segments_created: Counter,
-    pub flush_latency: Histogram,
+    appends: Counter,
+    append_bytes: Counter,
+    writes: Counter,
+    written_bytes: Counter,
+    flushes: Counter,
+    flushed_storages: Counter,
+    flush_errors: Counter,
+    max_entries_per_flush: Counter,
+    segments_created: Counter,
+    flush_latency: Histogram,
 }
 
 /// A snapshot of a log's counters since it was opened.
@@ -125,6 +126,43 @@ impl Stats {
 }
 
 impl Counters {
+    /// `entries` entries of `bytes` payload bytes in all were appended.
+    pub fn appended(&self, entries: u64, bytes: u64) {
+        self.appends.add(entries);
+        self.append_bytes.add(bytes);
+    }
+
+    /// Entries appended so far.
+    pub fn appends(&self) -> u64 {
+        self.appends.get()
+    }
+
+    /// One write call of `bytes` bytes reached storage.
+    pub fn wrote(&self, bytes: u64) {
+        self.writes.inc();
+        self.written_bytes.add(bytes);
+    }
+
+    /// A flush synced `storages` storages, made `entries` entries durable, and took
+    /// `took`.
+    pub fn flushed(&self, storages: u64, entries: u64, took: std::time::Duration) {
+        self.flushes.inc();
+        self.flush_latency.record(took);
+        self.flushed_storages.add(storages);
+        self.max_entries_per_flush.max(entries);
+    }
+
+    /// A write or sync failed.
+    pub fn flush_failed(&self) {
+        self.flush_errors.inc();
+    }
+
+    /// A segment file was made.
+    pub fn segment_created(&self) {
+        self.segments_created.inc();
+    }
+
+    /// What the counters say now.
     pub fn snapshot(&self) -> Stats {
         Stats {
             appends: self.appends.get(),

@@ -3,28 +3,18 @@
 use std::fs::File;
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Receiver;
-
-use crate::background::{Doorbell, Wake};
 use crate::builder::WalBuilder;
-use crate::commit::GroupCommit;
-use crate::config::{FsyncSchedule, Options, ReadConsistency};
-use crate::consumer::Tail;
+use crate::config::{FsyncSchedule, ReadConsistency};
 use crate::error::{Error, Result};
-use crate::flush::Writer;
 use crate::format::{record_size, RecordKind, FLAG_BATCH, FLAG_BATCH_END, MAX_RECORD_OFFSET};
 use crate::lock::lock;
-use crate::poison::Poison;
-use crate::pool::HandlePool;
-use crate::precreate::Precreator;
-use crate::recovery::Recovered;
+use crate::shared::Shared;
 use crate::source::{BackendInfo, BackendSource, Explicit};
-use crate::state::State;
-use crate::stats::{Counters, Stats};
+use crate::stats::Stats;
 use crate::storage::Backend;
 use crate::topic::{validate_topic_name, Location, SHARED_CURSOR};
 
@@ -35,43 +25,6 @@ pub struct Entry {
     pub offset: u64,
     /// The bytes that were appended.
     pub data: Vec<u8>,
-}
-
-/// What the log's threads share: a few components, each a type with private state, its own
-/// lock and its invariants stated on it, plus the log's fixed settings.
-///
-/// # Lock order
-///
-/// A reader's cursor lock (`CursorState::lock`, one reader per cursor) → the writer's `io`
-/// lock ([`Writer`]) → the `state` lock ([`State`]) → the pre-creator's slot
-/// ([`Precreator`]) → the pool's locks ([`HandlePool`]: deleter, deletion queue, handles, pins, in
-/// that order). Nothing takes a lock to the left of one it holds. [`GroupCommit`]'s
-/// progress lock and [`Tail`]'s generation lock are taken with no other engine lock held
-/// (appenders drop `state` before they notify), and neither is held across I/O; rollover
-/// is the one place that holds `state` across I/O (segment creation).
-#[derive(Debug)]
-pub(crate) struct Shared {
-    /// The log directory.
-    pub dir: PathBuf,
-    /// The validated settings.
-    pub opts: Options,
-    pub backend: Arc<dyn Backend>,
-    /// The append-side state: topics, segments, the active segment, the pending queue.
-    pub state: Mutex<State>,
-    /// The write phase (the only writer of record bytes once open).
-    pub writer: Writer,
-    /// Group commit: the sync phase and its waiters.
-    pub commit: GroupCommit,
-    pub poison: Poison,
-    /// Segment handles for readers, and deletion once no reader needs a segment.
-    pub pool: HandlePool,
-    /// The next segment, made ahead of time.
-    pub precreator: Precreator,
-    /// Wakes the background thread.
-    pub doorbell: Doorbell,
-    /// Wakes readers blocked on the tail; closed by `shutdown`.
-    pub tail: Tail,
-    pub stats: Counters,
 }
 
 /// A write-ahead log of named topics in one directory.
@@ -109,22 +62,22 @@ impl<S> Wal<S> {
 
     /// The directory this log lives in.
     pub fn dir(&self) -> &Path {
-        &self.shared.dir
+        &self.shared.env.dir
     }
 
     /// The name of the storage backend in use.
     pub fn backend_name(&self) -> &str {
-        self.shared.backend.name()
+        self.shared.env.backend.name()
     }
 
     /// The fsync schedule the log was opened with.
     pub fn fsync_schedule(&self) -> FsyncSchedule {
-        self.shared.opts.fsync
+        self.shared.env.opts.durability.fsync
     }
 
     /// The read consistency the log was opened with.
     pub fn read_consistency(&self) -> ReadConsistency {
-        self.shared.opts.consistency
+        self.shared.env.opts.durability.consistency
     }
 
     /// Appends one entry to `topic` (created on first use) and returns its offset in the
@@ -142,7 +95,7 @@ impl<S> Wal<S> {
 
     fn append_entries(&self, topic: &str, entries: &[&[u8]]) -> Result<Range<u64>> {
         let (offsets, lsn) = self.shared.append(topic, entries)?;
-        if self.shared.opts.fsync == FsyncSchedule::SyncEach && !offsets.is_empty() {
+        if self.shared.env.opts.durability.fsync == FsyncSchedule::SyncEach && !offsets.is_empty() {
             self.shared.wait_durable_lsn(lsn)?;
         }
         Ok(offsets)
@@ -210,74 +163,20 @@ impl<S> Wal<S> {
 
     /// Counters since the log was opened.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.shared.stats.snapshot();
+        let mut stats = self.shared.env.stats.snapshot();
         stats.segments = lock(&self.shared.state).segments.len() as u64;
-        stats.open_segment_handles = self.shared.pool.len() as u64;
+        stats.open_segment_handles = self.shared.files.pool.len() as u64;
         stats
     }
 }
 
 impl Shared {
-    /// The shared state of a log opened in `dir` with `opts` and `backend`, from what
-    /// recovery rebuilt; returns it with the receiver the background thread listens on.
-    pub(crate) fn new(
-        dir: PathBuf,
-        opts: Options,
-        backend: Arc<dyn Backend>,
-        mut recovered: Recovered,
-    ) -> (Self, Receiver<Wake>) {
-        let lsn = recovered.active.base_lsn + recovered.active.end;
-        let pool = HandlePool::with_cap(opts.max_open_segments);
-        for (id, storage) in std::mem::take(&mut recovered.handles) {
-            pool.insert(id, storage);
-        }
-        let (doorbell, rx) = Doorbell::new();
-        let shared = Self {
-            writer: Writer::new(backend.flusher(), lsn),
-            commit: GroupCommit::new(lsn),
-            poison: Poison::default(),
-            pool,
-            precreator: Precreator::new(recovered.active.id),
-            doorbell,
-            tail: Tail::default(),
-            stats: Counters::default(),
-            state: Mutex::new(State {
-                topics: recovered.topics,
-                topic_list: recovered.topic_list,
-                active: recovered.active,
-                segments: recovered.segments,
-                pending: Default::default(),
-            }),
-            dir,
-            opts,
-            backend,
-        };
-        (shared, rx)
-    }
-
-    /// Ends this log's hold on its directory, by construction: the write phase (the only
-    /// code that writes to segments) refuses under the `io` lock, segment creation refuses
-    /// under the pre-creator's lock, the deletion queue is dropped and every pooled handle
-    /// closed. Handles that outlive the log (a [`crate::Consumer`], another thread's
-    /// clone) then get [`Error::Closed`] from every call. Called by close, drop and
-    /// abandon once the final flush (if any) is done, before the directory lock is
-    /// released.
-    pub(crate) fn seal(&self) {
-        self.tail.close();
-        self.writer.close();
-        if let Some(id) = self.precreator.close() {
-            // Nothing after its header: the next open removes it.
-            tracing::debug!(segment = id, "closing with an unused prepared segment");
-        }
-        self.pool.close();
-    }
-
     /// Fails with [`Error::Closed`] once [`Wal::shutdown`] was called or the log closed:
     /// the check for user writes (appends, cursor moves, truncation). The close path
     /// itself still persists cursors and syncs.
     pub(crate) fn check_open(&self) -> Result<()> {
         self.check_poison()?;
-        if self.tail.is_closed() {
+        if self.signals.tail.is_closed() {
             return Err(Error::Closed);
         }
         Ok(())
@@ -290,7 +189,8 @@ impl Shared {
         validate_topic_name(topic)?;
         let bytes = self.check_sizes(entries)?;
         let n = entries.len() as u64;
-        let cap = self.opts.write_buffer;
+        let payload = entries.iter().map(|e| e.len() as u64).sum();
+        let cap = self.env.opts.buffering.write_buffer;
         let mut st = lock(&self.state);
         if n == 0 {
             let next = st
@@ -336,29 +236,26 @@ impl Shared {
             let (seg, base) = (st.active.id, st.active.base_lsn);
             st.topic_list[id as usize].push(seg, base, pos, data.len() as u32);
         }
-        self.stats.appends.add(n);
+        self.env.stats.appended(n, payload);
         let half_full = st.active.end * 2 >= st.active.capacity;
         let lsn = st.lsn_end();
         let pending = st.pending.bytes();
         drop(st);
-        self.tail.notify();
-        if half_full && self.precreator.request() {
-            self.doorbell.ring_maintain();
+        self.signals.tail.notify();
+        if half_full && self.files.precreator.request() {
+            self.signals.doorbell.ring_maintain();
         }
-        self.stats
-            .append_bytes
-            .add(entries.iter().map(|e| e.len() as u64).sum());
-        if pending >= self.opts.max_pending {
+        if pending >= self.env.opts.buffering.max_pending {
             self.write_pending()?;
-        } else if pending >= self.opts.write_buffer {
-            self.doorbell.ring_write();
+        } else if pending >= self.env.opts.buffering.write_buffer {
+            self.signals.doorbell.ring_write();
         }
         Ok((first..first + n, lsn))
     }
 
     /// Checks entry and batch limits; returns the encoded size of the entries.
     fn check_sizes(&self, entries: &[&[u8]]) -> Result<u64> {
-        let max = self.opts.max_entry_size;
+        let max = self.env.opts.limits.max_entry_size;
         let mut bytes = 0u64;
         for e in entries {
             if e.len() > max {
@@ -367,11 +264,11 @@ impl Shared {
             bytes += record_size(e.len()) as u64;
         }
         let max_bytes = self.max_batch_bytes();
-        if entries.len() > self.opts.max_batch_entries || bytes > max_bytes {
+        if entries.len() > self.env.opts.limits.max_batch_entries || bytes > max_bytes {
             return Err(Error::BatchTooLarge {
                 entries: entries.len(),
                 bytes,
-                max_entries: self.opts.max_batch_entries,
+                max_entries: self.env.opts.limits.max_batch_entries,
                 max_bytes,
             });
         }
@@ -380,7 +277,7 @@ impl Shared {
 
     /// A batch must fit in one segment, after the header and the topic's definition.
     pub(crate) fn max_batch_bytes(&self) -> u64 {
-        crate::builder::record_room(self.opts.segment_size)
+        crate::builder::record_room(self.env.opts.limits.segment_size)
     }
 
     /// Where entry `offset` of `topic` lives.
