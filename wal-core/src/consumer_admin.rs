@@ -4,8 +4,9 @@
 use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind, FLAG_CURSOR_DELETE};
 use crate::lock::lock;
+use crate::shared::Shared;
 use crate::topic::{validate_topic_name, SHARED_CURSOR};
-use crate::wal::{Shared, Wal};
+use crate::wal::Wal;
 
 impl<S> Wal<S> {
     /// The named consumers of `topic` with the offset each reads next, by name (the shared
@@ -150,7 +151,7 @@ impl Shared {
                 at,
                 name.as_bytes(),
                 synced,
-                self.opts.write_buffer,
+                self.env.opts.buffering.write_buffer,
             );
             let lsn = st.lsn_end();
             st.topic_list[id as usize].cursors.remove(name);
@@ -158,7 +159,7 @@ impl Shared {
             // durable a crash brings the consumer back, so the files holding what it has
             // not read must stay: every segment is pinned against deletion until then
             // (reclaim may still queue them; they go once the pins are dropped).
-            let pins = self.pool.pin(st.segments.keys().copied());
+            let pins = self.files.pool.pin(st.segments.keys().copied());
             (lsn, pins)
         };
         let durable = self.wait_durable_lsn(lsn);
