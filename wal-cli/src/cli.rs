@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Look inside a `wal` log directory: statistics, entries, checks and repairs.
+/// Look inside a `wal` log directory and administer it: statistics, entries, checks,
+/// repairs, consumers, truncation and reclaiming.
 ///
-/// `stats`, `dump`, `verify` and `tail` never change the log and never take its lock, so
-/// they work while another process has the log open. `repair` and `append` open the log,
-/// which takes its lock: they refuse while another process holds it.
+/// `stats`, `dump`, `verify`, `tail` and the listing of `consumers` never change the log
+/// and never take its lock, so they work while another process has the log open.
+/// `repair`, `append`, `consumers reset`, `consumers delete`, `truncate` and `reclaim`
+/// open the log, which takes its lock: they refuse while another process holds it.
 #[derive(Debug, Parser)]
 #[command(name = "wal", version, after_help = EXAMPLES_MAIN)]
 pub struct Cli {
@@ -29,6 +31,11 @@ Examples:
   wal repair /var/lib/myapp/wal --mode point-in-time
   wal tail /var/lib/myapp/wal orders
   printf 'one\\ntwo\\n' | wal append /var/lib/myapp/wal orders
+  wal consumers /var/lib/myapp/wal
+  wal consumers reset /var/lib/myapp/wal orders billing --to earliest
+  wal truncate /var/lib/myapp/wal orders --before 1000
+  wal reclaim /var/lib/myapp/wal
+  wal completions bash > /etc/bash_completion.d/wal
 
 Exit status:
   0  success (for `verify`: the log is clean)
@@ -51,12 +58,25 @@ pub enum Command {
     /// Cut a torn tail, or set damaged data aside, keeping a copy of what is removed.
     #[command(after_help = REPAIR_HELP)]
     Repair(RepairArgs),
-    /// Print entries of a topic as they are appended (polls the log read-only).
+    /// Print entries of a topic as they are appended (reads the log read-only).
     #[command(after_help = TAIL_HELP)]
     Tail(TailArgs),
-    /// Append each line of standard input (or one argument) to a topic, durably.
+    /// Append lines, length-prefixed frames or all of standard input (or one argument) to a
+    /// topic, durably.
     #[command(after_help = APPEND_HELP)]
     Append(AppendArgs),
+    /// List the named consumers with their position and lag; move or delete one.
+    #[command(after_help = CONSUMERS_HELP)]
+    Consumers(ConsumersArgs),
+    /// Forget the entries of a topic below an offset, and delete the segments that frees.
+    #[command(after_help = TRUNCATE_HELP)]
+    Truncate(TruncateArgs),
+    /// Delete the old segments that every cursor has passed, and say which.
+    #[command(after_help = RECLAIM_HELP)]
+    Reclaim(ReclaimArgs),
+    /// Print a shell completion script for `wal`.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
 }
 
 const STATS_HELP: &str = "\
@@ -194,16 +214,29 @@ pub enum RepairMode {
 
 const TAIL_HELP: &str = "\
 Prints the entries of TOPIC appended from now on (or from `--from`), in the format of
-`wal dump`, until interrupted. It reads the log without taking its lock, so it follows a
-log another process is writing: it re-reads the log every `--interval` milliseconds
-(the library's blocking `read_next_blocking` only wakes readers inside the writing
-process). Each poll reads every segment: on a large log, choose a longer interval.
+`wal dump`, until interrupted, `--count` entries were printed, or, with `-e`, the end of
+what the log holds is reached. It reads the log without taking its lock, so it follows a
+log another process is writing.
+
+After one scan of the log at the start, it remembers a position (a segment and a byte
+offset) and reads only the bytes appended after it, moving to the next segment when the
+writer does and past segments deleted meanwhile (saying which offsets it missed). It
+wakes on file-system events (inotify on Linux) and also looks every `--interval`
+milliseconds, because inotify reports no write made through a memory map (the mmap
+backend). With `--no-watch`, or where the events cannot be watched (it then says so), it
+only looks at that interval. A look that finds nothing new reads a few dozen bytes.
+
+  --from N    start at offset N
+  --from -N   start N entries before the end (the last N entries)
 
 Examples:
   wal tail /var/lib/myapp/wal orders
   wal tail /var/lib/myapp/wal orders --from 0 --json
+  wal tail /var/lib/myapp/wal orders --from -10 -e
+  wal tail /var/lib/myapp/wal orders --count 1
 
-Exit status: runs until interrupted; 2 when the log cannot be read at the start.";
+Exit status: 0 when it stops by itself (`-e`, `--count`) or its output is closed; runs
+until interrupted otherwise; 2 when the log cannot be read.";
 
 /// Arguments of `wal tail`.
 #[derive(Debug, Args)]
@@ -212,30 +245,82 @@ pub struct TailArgs {
     pub dir: PathBuf,
     /// The topic to follow (it may not exist yet).
     pub topic: String,
-    /// Start at this offset (default: the topic's next offset, i.e. only new entries).
-    #[arg(long)]
-    pub from: Option<u64>,
-    /// How often to look for new entries, in milliseconds.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Start at this offset, or `-N`: N entries before the end (default: the topic's next
+    /// offset, i.e. only new entries).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_start)]
+    pub from: Option<StartAt>,
+    /// Exit after printing this many entries.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Exit once everything the log holds now is printed, instead of waiting for more.
+    #[arg(short = 'e', long)]
+    pub exit_at_end: bool,
+    /// The longest wait between two looks at the log when no file-system event comes, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub interval: u64,
+    /// Do not watch for file-system events: only look every `--interval` milliseconds (for
+    /// file systems whose events miss writes, such as network file systems).
+    #[arg(long)]
+    pub no_watch: bool,
     /// One JSON object per line, as `wal dump --json`.
     #[arg(long)]
     pub json: bool,
+    /// At exit, print on standard error what the follower read (bytes, reads, looks) and
+    /// how it was woken.
+    #[arg(long, hide = true)]
+    pub debug_stats: bool,
+}
+
+/// Where `wal tail` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// At this offset.
+    Offset(u64),
+    /// This many entries before the topic's end.
+    Last(u64),
+}
+
+/// Parses `N` or `-N` for `--from`.
+fn parse_start(text: &str) -> Result<StartAt, String> {
+    let (last, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not an offset (N) or a count from the end (-N)"))?;
+    Ok(if last {
+        StartAt::Last(n)
+    } else {
+        StartAt::Offset(n)
+    })
 }
 
 const APPEND_HELP: &str = "\
-Opens the log (creating it if the directory holds none) with every append synced
-(`SyncEach`), appends DATA as one entry, or each line of standard input as one entry
-(without its line ending) when DATA is absent or `-`, prints the offset of each entry
-once it is durable, and closes the log. Opening takes the log's lock: it refuses while
-another process has the log open.
+Opens the log with every append synced (`SyncEach`), appends DATA as one entry, or the
+entries read from standard input when DATA is absent or `-`, prints the offset of each
+entry once it is durable, and closes the log. Opening takes the log's lock: it refuses
+while another process has the log open.
+
+Standard input is read as `--format`:
+  lines   (default) each line is one entry, without its `\\n` or `\\r\\n`
+  raw     all of standard input is one entry (binary data as it is)
+  len32   frames of a 4-byte little-endian length followed by that many bytes, each one
+          entry; input that ends inside a frame is an error (the entries before it stay)
+
+A directory that holds no log is refused unless `--create` is given, so that a mistyped
+path does not become a new log. Sizes take a unit: 65536, 64KiB, 4k, 1MiB, 1GiB (powers
+of 1024), or 10MB (powers of 1000).
 
 Examples:
   wal append /var/lib/myapp/wal orders 'order 42'
   printf 'one\\ntwo\\n' | wal append /var/lib/myapp/wal orders
-  wal append /tmp/demo-log greetings hello --segment-size 1048576
+  wal append /var/lib/myapp/wal images --format raw < photo.jpg
+  wal append /tmp/demo-log greetings hello --create --segment-size 1MiB
 
-Exit status: 0, or 2 on any error (locked, invalid topic, I/O).";
+Exit status: 0, or 2 on any error (no log without `--create`, locked, invalid topic,
+truncated frame, I/O).";
 
 /// Arguments of `wal append`.
 #[derive(Debug, Args)]
@@ -244,9 +329,190 @@ pub struct AppendArgs {
     pub dir: PathBuf,
     /// The topic (created on first use).
     pub topic: String,
-    /// The entry to append; absent or `-`: each line of standard input.
+    /// The entry to append; absent or `-`: entries read from standard input.
     pub data: Option<String>,
+    /// How standard input is split into entries [default: lines].
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    /// Create a new log if the directory does not hold one (creating the directory too).
+    #[arg(long)]
+    pub create: bool,
     /// Segment size for a new log (an existing log keeps the size of its segments).
-    #[arg(long, default_value_t = 64 << 20)]
+    #[arg(long, default_value = "64MiB", value_parser = crate::size::parse_size)]
     pub segment_size: u64,
+    /// The largest entry accepted [default: 16MiB, or less if a segment is smaller].
+    #[arg(long, value_parser = crate::size::parse_size)]
+    pub max_entry_size: Option<u64>,
+}
+
+/// How `wal append` splits standard input into entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Each line is one entry.
+    Lines,
+    /// All of standard input is one entry.
+    Raw,
+    /// Frames of a u32 little-endian length and that many bytes.
+    Len32,
+}
+
+const CONSUMERS_HELP: &str = "\
+`wal consumers DIR` lists every named consumer (a cursor created with
+`Wal::consumer(topic, name)`) with the offset it reads next and its lag (the topic's
+next offset minus that position). It reads the log without its lock, so it shows the
+positions persisted in the log: a process that has the log open under `AtLeastOnce` may
+be up to `persist_every` entries further. The shared cursor of `read_next` is not a named
+consumer: `wal stats` shows it.
+
+`reset` and `delete` open the log (which takes its lock: they refuse while another
+process has it open) and change the named consumer durably:
+  reset --to earliest   back to the oldest retained entry (all of it is read again)
+  reset --to latest     to the topic's end (everything so far is skipped)
+  reset --to N          to offset N (between the oldest retained offset and the end)
+  delete                forget the consumer: it no longer holds back retention
+
+Examples:
+  wal consumers /var/lib/myapp/wal
+  wal consumers /var/lib/myapp/wal --topic orders --json
+  wal consumers reset /var/lib/myapp/wal orders billing --to 1000
+  wal consumers delete /var/lib/myapp/wal orders old-reporting
+
+Exit status: 0, or 2 on any error (no such topic or consumer, an offset out of range,
+locked, I/O).";
+
+/// Arguments of `wal consumers`: a directory to list, or an action.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ConsumersArgs {
+    /// Move or delete a consumer (without one: list the consumers of DIR).
+    #[command(subcommand)]
+    pub action: Option<ConsumersAction>,
+    /// The log directory.
+    #[arg(required = true)]
+    pub dir: Option<PathBuf>,
+    /// Only the consumers of this topic.
+    #[arg(long, short)]
+    pub topic: Option<String>,
+    /// Print a JSON array of objects with "topic", "consumer", "position" and "lag".
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `wal consumers` does to one consumer.
+#[derive(Debug, Subcommand)]
+pub enum ConsumersAction {
+    /// Move a named consumer to another offset, durably.
+    #[command(after_help = CONSUMERS_HELP)]
+    Reset(ResetArgs),
+    /// Delete a named consumer, durably.
+    #[command(after_help = CONSUMERS_HELP)]
+    Delete(ConsumerArgs),
+}
+
+/// A named consumer of a log.
+#[derive(Debug, Args)]
+pub struct ConsumerArgs {
+    /// The log directory.
+    pub dir: PathBuf,
+    /// The topic.
+    pub topic: String,
+    /// The consumer's name.
+    pub name: String,
+}
+
+/// Arguments of `wal consumers reset`.
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The consumer.
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    /// Where to: an offset, `earliest` (the oldest retained entry) or `latest` (the end).
+    #[arg(long, value_parser = parse_reset_to)]
+    pub to: ResetTo,
+}
+
+/// The target of `wal consumers reset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetTo {
+    /// The oldest retained entry.
+    Earliest,
+    /// The topic's next offset.
+    Latest,
+    /// This offset.
+    Offset(u64),
+}
+
+fn parse_reset_to(text: &str) -> Result<ResetTo, String> {
+    match text {
+        "earliest" => Ok(ResetTo::Earliest),
+        "latest" => Ok(ResetTo::Latest),
+        _ => text
+            .parse()
+            .map(ResetTo::Offset)
+            .map_err(|_| format!("{text:?} is not an offset, `earliest` or `latest`")),
+    }
+}
+
+const TRUNCATE_HELP: &str = "\
+Opens the log (which takes its lock: it refuses while another process has it open) and
+forgets the entries of TOPIC below `--before` (`Wal::truncate_before`), as a program that
+tracks its own positions does after a snapshot. Reads of those offsets fail from then on,
+and cursors below the offset move up to it. Then it deletes the segments every cursor has
+now passed, as `wal reclaim` does, and prints each one removed. The truncation is durable
+when the command ends.
+
+Examples:
+  wal truncate /var/lib/myapp/wal raft-log --before 5000
+
+Exit status: 0, or 2 on any error (no such topic, an offset past the end, locked, I/O).";
+
+/// Arguments of `wal truncate`.
+#[derive(Debug, Args)]
+pub struct TruncateArgs {
+    /// The log directory.
+    pub dir: PathBuf,
+    /// The topic.
+    pub topic: String,
+    /// The first offset to keep.
+    #[arg(long)]
+    pub before: u64,
+}
+
+const RECLAIM_HELP: &str = "\
+Opens the log (which takes its lock: it refuses while another process has it open),
+deletes every old segment whose entries every cursor of their topic has passed
+(`Wal::reclaim`), closes the log and prints each segment file removed. The size and age
+policies (`retain_bytes`, `retain_age`) are settings of the program that opens the log,
+not stored in it, so `wal reclaim` applies neither. `wal stats` shows beforehand what is
+reclaimable.
+
+Examples:
+  wal reclaim /var/lib/myapp/wal
+
+Exit status: 0, or 2 on any error (locked, I/O).";
+
+/// Arguments of `wal reclaim`.
+#[derive(Debug, Args)]
+pub struct ReclaimArgs {
+    /// The log directory.
+    pub dir: PathBuf,
+}
+
+const COMPLETIONS_HELP: &str = "\
+Prints a completion script for SHELL on standard output: source it, or put it where your
+shell loads completions from.
+
+Examples:
+  wal completions bash > ~/.local/share/bash-completion/completions/wal
+  wal completions zsh > \"${fpath[1]}/_wal\"
+  wal completions fish > ~/.config/fish/completions/wal.fish
+
+Exit status: 0.";
+
+/// Arguments of `wal completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

@@ -2,7 +2,7 @@
 //! found, the segment size in use, and a probe of the directory's lock.
 
 use std::fs::{File, TryLockError};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,6 +26,58 @@ pub fn check_dir(dir: &Path) -> CliResult<()> {
         ))),
         Err(e) => Err(CliError::Unusable(format!("{}: {e}", dir.display()))),
     }
+}
+
+/// Fails unless `dir` holds a log: an existing directory with at least one segment file.
+/// With `create_hint`, the message says that `--create` makes a new log (for `append`).
+pub fn require_log(dir: &Path, create_hint: bool) -> CliResult<()> {
+    let hint = if create_hint {
+        "; refusing to create a new log there (is the path mistyped?). Pass --create to \
+         create one"
+    } else {
+        ""
+    };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::Unusable(format!(
+            "{} does not exist{hint}",
+            dir.display()
+        ))),
+        _ => {
+            check_dir(dir)?;
+            if segment_files(dir).is_empty() {
+                return Err(CliError::Unusable(format!(
+                    "{} holds no segment file (*.wal): it is not a wal log{hint}",
+                    dir.display()
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Opens the existing log in `dir` for a command that changes it: with its lock, the
+/// std backend, every append synced, and the segment size its files already have.
+pub fn open_log(dir: &Path) -> CliResult<wal::Wal> {
+    require_log(dir, false)?;
+    wal::Wal::builder()
+        .dir(dir)
+        .backend(wal::Backend::Std)
+        .fsync(wal::FsyncSchedule::SyncEach)
+        .segment_size(segment_size(dir, 64 << 20))
+        .open()
+        .map_err(|e| crate::error::wal_error(dir, &e))
+}
+
+/// Opens the log in `dir` ([`open_log`]), runs `change` on it, closes it, and prints the
+/// message `change` returned once the close (the final sync) succeeded.
+pub fn change_log(dir: &Path, change: impl FnOnce(&wal::Wal) -> CliResult<String>) -> CliResult {
+    let wal = open_log(dir)?;
+    let done = change(&wal);
+    let closed = wal.close().map_err(|e| crate::error::wal_error(dir, &e));
+    let message = done?;
+    closed?;
+    writeln!(std::io::stdout().lock(), "{message}")?;
+    Ok(OK)
 }
 
 /// `true` when progress may be drawn: not turned off and standard error is a terminal.

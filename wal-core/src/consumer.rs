@@ -107,6 +107,14 @@ impl Consumer {
         self.shared
             .read_blocking(&self.topic, &self.name, checkpoint, timeout)
     }
+
+    /// Moves this consumer to `offset`: back to read entries again, or ahead to skip them
+    /// (its topic's next offset skips everything). The new position is durable when this
+    /// returns, under every schedule. An offset below the oldest retained one is
+    /// [`Error::OffsetReclaimed`]; past the topic's next offset, [`Error::OffsetNotFound`].
+    pub fn seek(&self, offset: u64) -> Result<()> {
+        self.shared.seek_cursor(&self.topic, &self.name, offset)
+    }
 }
 
 impl<S> Wal<S> {
@@ -390,7 +398,13 @@ impl Shared {
         self.encode_cursor(&mut st, id, name, cursor)
     }
 
-    fn encode_cursor(&self, st: &mut State, id: u32, name: &str, cursor: u64) -> Result<u64> {
+    pub(crate) fn encode_cursor(
+        &self,
+        st: &mut State,
+        id: u32,
+        name: &str,
+        cursor: u64,
+    ) -> Result<u64> {
         self.ensure_room(st, record_size(name.len()) as u64)?;
         let synced = st.synced_in_active(self.commit.durable_lsn());
         st.encode(

@@ -52,6 +52,16 @@ impl RecordKind {
         }
     }
 
+    /// The flags a record of this kind may carry: the batch flags on entries, the delete
+    /// flag on cursors, none on the rest.
+    pub const fn allowed_flags(self) -> u8 {
+        match self {
+            Self::Entry => FLAG_BATCH | FLAG_BATCH_END,
+            Self::Cursor => FLAG_CURSOR_DELETE,
+            Self::TopicDef | Self::SyncMark | Self::Truncate => 0,
+        }
+    }
+
     fn from_u8(v: u8) -> Option<Self> {
         match v {
             1 => Some(Self::Entry),
@@ -68,7 +78,10 @@ impl RecordKind {
 pub const FLAG_BATCH: u8 = 0b01;
 /// Record flag: the record is the last of its batch; the batch counts only if it is present.
 pub const FLAG_BATCH_END: u8 = 0b10;
-const KNOWN_FLAGS: u8 = FLAG_BATCH | FLAG_BATCH_END;
+/// Record flag, on a Cursor record only: the named consumer is deleted (a tombstone). Its
+/// `offset` is the consumer's last position, for the record; readers ignore it.
+pub const FLAG_CURSOR_DELETE: u8 = 0b100;
+const KNOWN_FLAGS: u8 = FLAG_BATCH | FLAG_BATCH_END | FLAG_CURSOR_DELETE;
 
 /// The decoded fixed part of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,9 +184,9 @@ pub fn decode_header(buf: &[u8]) -> Result<RecordHeader, RecordError> {
     if flags & !KNOWN_FLAGS != 0 {
         return Err(RecordError::Malformed(format!("unknown flags {flags:#x}")));
     }
-    if flags != 0 && kind != RecordKind::Entry {
+    if flags & !kind.allowed_flags() != 0 {
         return Err(RecordError::Malformed(format!(
-            "flags {flags:#x} on a {kind:?} record (only entries are batched)"
+            "flags {flags:#x} on a {kind:?} record (only entries are batched, only cursors deleted)"
         )));
     }
     let len = u32_at(4);
@@ -349,13 +362,40 @@ mod tests {
     }
 
     #[test]
-    fn flags_only_on_entries_and_names_are_short() {
+    fn batch_flags_only_on_entries_delete_only_on_cursors_and_names_are_short() {
         let mut buf = Vec::new();
         encode_record(&mut buf, 1, RecordKind::Cursor, FLAG_BATCH, 0, 3, 0, b"c");
         assert!(matches!(
             decode_record(&buf, 1),
             Err(RecordError::Malformed(_))
         ));
+        let mut buf = Vec::new();
+        encode_record(
+            &mut buf,
+            1,
+            RecordKind::Entry,
+            FLAG_CURSOR_DELETE,
+            0,
+            3,
+            0,
+            b"e",
+        );
+        assert!(matches!(
+            decode_record(&buf, 1),
+            Err(RecordError::Malformed(_))
+        ));
+        let mut buf = Vec::new();
+        encode_record(
+            &mut buf,
+            1,
+            RecordKind::Cursor,
+            FLAG_CURSOR_DELETE,
+            0,
+            3,
+            0,
+            b"c",
+        );
+        assert_eq!(decode_record(&buf, 1).unwrap().0.flags, FLAG_CURSOR_DELETE);
         let mut buf = Vec::new();
         encode_record(&mut buf, 1, RecordKind::TopicDef, 0, 0, 0, 0, &[b'x'; 256]);
         assert!(matches!(

@@ -29,6 +29,7 @@ mod close;
 mod commit;
 pub mod config;
 mod consumer;
+mod consumer_admin;
 pub mod error;
 mod flush;
 pub mod format;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::format::{RecordHeader, RecordKind, FLAG_BATCH, FLAG_BATCH_END};
+use crate::format::{RecordHeader, RecordKind, FLAG_BATCH, FLAG_BATCH_END, FLAG_CURSOR_DELETE};
 use crate::topic::{validate_topic_name, TopicState};
 
 /// Applies records to the topic table, holding back a batch until its last record.
@@ -74,6 +74,14 @@ impl Replayer {
                         "cursor {consumer:?} at offset {} past the topic's end {}",
                         h.offset, t.next_offset
                     ));
+                }
+                if h.flags & FLAG_CURSOR_DELETE != 0 {
+                    if consumer.is_empty() {
+                        return Err("a deletion of the shared cursor".into());
+                    }
+                    // A tombstone (`Wal::delete_consumer`): later preambles omit the consumer.
+                    t.cursors.remove(consumer);
+                    return Ok(());
                 }
                 let c = t.cursor_mut(consumer);
                 c.cursor = h.offset;

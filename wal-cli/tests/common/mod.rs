@@ -99,3 +99,39 @@ pub fn stdout_of(output: &std::process::Output) -> String {
 pub fn segment_files_count(dir: &Path) -> usize {
     wal_testkit::logdir::segment_files(dir).len()
 }
+
+/// Reads lines of a child's output on a thread, so that a test can wait with a bound.
+pub fn line_reader(
+    stream: impl std::io::Read + Send + 'static,
+) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The bound on every wait for a child in these tests: a failure, not a measurement.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for `child` to exit on its own (killing it and failing after [`PATIENCE`]).
+pub fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the child did not exit within {PATIENCE:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -7,6 +7,7 @@ pub mod common;
 mod api;
 mod bad_input;
 mod concurrency;
+mod consumer_admin;
 mod consumers;
 mod durability_modes;
 mod faults;
