@@ -42,6 +42,14 @@ pub enum Seen {
     /// A segment that later ones prove complete holds bytes that are not a record: the
     /// rest of that segment is skipped.
     Damage(String),
+    /// Entries `from..to`, some of them already shown, were removed by a suffix truncation
+    /// (`Wal::truncate_from`): the entries that follow from `from` on replace them.
+    Truncated {
+        /// The first offset removed (the next one shown).
+        from: u64,
+        /// The offset the follower would have shown next.
+        to: u64,
+    },
 }
 
 /// Whether to go on after an entry was handed over.
@@ -308,6 +316,16 @@ impl Follower {
                     self.next = r.header.offset;
                     return sink(gap);
                 }
+            }
+            RecordKind::TruncateFrom
+                if Some(r.header.topic) == self.topic_id && r.header.offset < self.next =>
+            {
+                let cut = Seen::Truncated {
+                    from: r.header.offset,
+                    to: self.next,
+                };
+                self.next = r.header.offset;
+                return sink(cut);
             }
             RecordKind::Entry if Some(r.header.topic) == self.topic_id => {
                 let offset = r.header.offset;

@@ -153,11 +153,11 @@ fn unsupported_version(dir: &Path) -> String {
     fill_three_segments(dir);
     let path = segment(dir, 2);
     let mut header = fs::read(&path).unwrap()[..32].to_vec();
-    header[8..12].copy_from_slice(&2u32.to_le_bytes());
+    header[8..12].copy_from_slice(&3u32.to_le_bytes());
     let crc = crc32c::crc32c(&header[..28]);
     header[28..32].copy_from_slice(&crc.to_le_bytes());
     overwrite(&path, 0, &header);
-    "has format version 2".into()
+    "has format version 3".into()
 }
 
 fn directory_named_as_a_segment(dir: &Path) -> String {

@@ -19,6 +19,9 @@ pub(crate) enum Wake {
     /// The append buffer is full: write it out (the request itself is a flag, see
     /// [`Doorbell`]).
     Write,
+    /// An `on_durable` callback waits: sync (the request is the waiting callback itself,
+    /// which the thread looks for after every wake-up).
+    Durable,
     /// A segment was sealed or the active one is half full: prepare the next segment and
     /// see whether old segments can be deleted.
     Maintain,
@@ -52,6 +55,11 @@ impl Doorbell {
     pub fn ring_write(&self) {
         self.write_wanted.store(true, Ordering::Release);
         self.ring(Wake::Write);
+    }
+
+    /// Asks the thread to sync for the `on_durable` callbacks that wait.
+    pub fn ring_durable(&self) {
+        self.ring(Wake::Durable);
     }
 
     /// Asks the thread to prepare the next segment and reclaim old ones.
@@ -115,7 +123,7 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
                 Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
                     return Err(Error::Closed)
                 }
-                Ok(Wake::Write) => Ok(()),
+                Ok(Wake::Write | Wake::Durable) => Ok(()),
                 Ok(Wake::Maintain) => prepare_and_reclaim(shared),
                 Err(RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
@@ -137,9 +145,15 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
                 }
             };
             let wanted = shared.signals.doorbell.take_write_request();
-            match result {
+            let result = match result {
                 Ok(()) if wanted => shared.write_pending(),
                 other => other,
+            };
+            // `on_durable` callbacks ask for a sync under every schedule; a failed one
+            // (a full disk) is tried again on the next round, as long as they wait.
+            match (result, shared.commit.watchers().wanted()) {
+                (Ok(()), Some(lsn)) => shared.wait_durable_lsn(lsn),
+                (result, _) => result,
             }
         });
         let result = match round {
@@ -151,6 +165,8 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
             // a full disk is retried on the next round.
             if shared.commit.poison().is_set() {
                 tracing::debug!(error = %e, "background flush stopped: the log is poisoned");
+                // Nothing syncs any more: waiting callbacks get the poison now.
+                shared.commit.watchers().fail(shared.commit.poison());
                 return;
             }
             tracing::warn!(error = %e, "background flush failed; retrying on the next round");

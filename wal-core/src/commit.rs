@@ -6,6 +6,7 @@ use std::sync::{Condvar, Mutex};
 
 use crate::error::Result;
 use crate::lock::lock;
+use crate::notify::DurableWatchers;
 use crate::poison::Poison;
 
 /// Where the sync phase stands. Guarded by [`GroupCommit`]'s mutex, which is never held
@@ -20,7 +21,9 @@ struct Progress {
 ///
 /// Invariants: `durable_lsn` only grows, and only from a flush that returned `Ok` (it never
 /// claims more than was synced); at most one flush is in flight, and whoever set
-/// `flush_in_flight` clears it and wakes every waiter, whatever the flush returned.
+/// `flush_in_flight` clears it and wakes every waiter, whatever the flush returned, then
+/// (with this lock released) fires the `on_durable` callbacks the flush covered, or fails
+/// them all if the flush poisoned the log.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     progress: Mutex<Progress>,
@@ -29,6 +32,8 @@ pub(crate) struct GroupCommit {
     durable_lsn: AtomicU64,
     /// Set by the first failure after which nothing unsynced can be trusted.
     poison: Poison,
+    /// `on_durable` callbacks, fired where the durable LSN advances.
+    watchers: DurableWatchers,
 }
 
 impl GroupCommit {
@@ -42,7 +47,13 @@ impl GroupCommit {
             changed: Condvar::new(),
             durable_lsn: AtomicU64::new(lsn),
             poison: Poison::default(),
+            watchers: DurableWatchers::default(),
         }
+    }
+
+    /// The `on_durable` callbacks waiting for the durable LSN.
+    pub fn watchers(&self) -> &DurableWatchers {
+        &self.watchers
     }
 
     /// The log's poison: once set, nothing not yet durable can be made durable.
@@ -78,7 +89,14 @@ impl GroupCommit {
                     self.durable_lsn.store(p.durable_lsn, Ordering::Release);
                 }
                 self.changed.notify_all();
+                drop(p);
+                // With no lock held: a callback may call into the log.
+                match &result {
+                    Ok(_) => self.watchers.fire(self.durable_lsn()),
+                    Err(_) => self.watchers.fail(&self.poison),
+                }
                 result?;
+                p = lock(&self.progress);
                 continue;
             }
             p = self

@@ -171,10 +171,54 @@ impl<S> Wal<S> {
                     oldest: t.first_offset(),
                 });
             }
-            let (locs, pins) = shared.collect_pinned(t, offset, Some(max_bytes));
+            let (locs, pins) = shared.collect_pinned(t, offset, u64::MAX, Some(max_bytes));
             (id, locs, pins)
         };
         shared.read_locations(id, offset, &locs)
+    }
+
+    /// Entries `range` of `topic`, without touching any cursor: the range is clamped to
+    /// what the topic retains (from its oldest retained entry to its end), and the result
+    /// holds at most `max_bytes` of payload, but always at least one entry if any is in
+    /// range. An unknown topic, or a range with nothing retained in it, gives an empty
+    /// result. For a Raft log, whose index is the topic's offset.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wal_core::WalBuilder;
+    ///
+    /// # fn main() -> wal_core::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let wal = WalBuilder::new()
+    ///     .dir(dir.path())
+    ///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
+    ///     .open()?;
+    /// wal.batch_append_for_topic("raft", &[b"a", b"b", b"c", b"d"])?;
+    /// let offsets = |v: Vec<wal_core::Entry>| v.iter().map(|e| e.offset).collect::<Vec<_>>();
+    /// assert_eq!(offsets(wal.read_range("raft", 1..3, usize::MAX)?), [1, 2]);
+    /// assert_eq!(offsets(wal.read_range("raft", 2..100, usize::MAX)?), [2, 3]);
+    /// assert_eq!(offsets(wal.read_range("raft", 0..4, 2)?), [0, 1]); // 2 bytes of payload
+    /// assert_eq!(offsets(wal.read_range("raft", 0..4, 0)?), [0]); // always one
+    /// # Ok(()) }
+    /// ```
+    pub fn read_range(
+        &self,
+        topic: &str,
+        range: std::ops::Range<u64>,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>> {
+        let shared = &self.shared;
+        let (id, from, locs, _pins) = {
+            let st = lock(&shared.state);
+            let Some(&id) = st.topics.get(topic) else {
+                return Ok(Vec::new());
+            };
+            let t = &st.topic_list[id as usize];
+            let from = range.start.max(t.first_offset());
+            let (locs, pins) = shared.collect_pinned(t, from, range.end, Some(max_bytes));
+            (id, from, locs, pins)
+        };
+        shared.read_locations(id, from, &locs)
     }
 
     /// Like [`Wal::read_next`], but waits up to `timeout` for an entry to be appended if
@@ -198,13 +242,13 @@ impl<S> Wal<S> {
     }
 }
 
-/// Locations of entries from `from` on within `budget` payload bytes (one entry when
-/// `budget` is `None`, at least one otherwise).
-fn collect(t: &TopicState, from: u64, budget: Option<usize>) -> Vec<Location> {
+/// Locations of entries from `from` on, before `end`, within `budget` payload bytes (one
+/// entry when `budget` is `None`, at least one otherwise).
+fn collect(t: &TopicState, from: u64, end: u64, budget: Option<usize>) -> Vec<Location> {
     let mut locs = Vec::new();
     let mut bytes = 0usize;
     let mut offset = from;
-    while let Some(loc) = t.locate(offset) {
+    while let Some(loc) = t.locate(offset).filter(|_| offset < end) {
         bytes += loc.len as usize;
         if !locs.is_empty() && budget.is_none_or(|max| bytes > max) {
             break;
@@ -222,9 +266,10 @@ impl Shared {
         &self,
         t: &TopicState,
         from: u64,
+        end: u64,
         budget: Option<usize>,
     ) -> (Vec<Location>, Pins<'_>) {
-        let locs = collect(t, from, budget);
+        let locs = collect(t, from, end, budget);
         let mut segments: Vec<u64> = locs.iter().map(|l| l.segment).collect();
         segments.dedup();
         let pins = self.files.pool.pin(segments);
@@ -260,7 +305,8 @@ impl Shared {
             let c = t.cursor_mut(name);
             c.cursor = c.cursor.max(first); // entries below were reclaimed or truncated
             let cursor = c.cursor;
-            let (locs, pins) = self.collect_pinned(&st.topic_list[id as usize], cursor, budget);
+            let (locs, pins) =
+                self.collect_pinned(&st.topic_list[id as usize], cursor, u64::MAX, budget);
             (cursor, locs, pins)
         };
         let entries = self.read_locations(id, cursor, &locs)?;
@@ -373,7 +419,7 @@ impl Shared {
             ReadConsistency::AtLeastOnce { persist_every } => {
                 let mut st = lock(&self.state);
                 let c = st.topic_list[id as usize].cursor_mut(name);
-                cursor - c.persisted >= u64::from(persist_every.max(1))
+                cursor.saturating_sub(c.persisted) >= u64::from(persist_every.max(1))
             }
         };
         if persist {
@@ -385,9 +431,11 @@ impl Shared {
                 self.ensure_written(lsn)?;
             }
         }
-        lock(&self.state).topic_list[id as usize]
-            .cursor_mut(name)
-            .cursor = cursor;
+        let mut st = lock(&self.state);
+        let t = &mut st.topic_list[id as usize];
+        // A suffix truncation while the entries were read leaves the cursor at the cut.
+        let cursor = cursor.min(t.next_offset);
+        t.cursor_mut(name).cursor = cursor;
         Ok(())
     }
 
@@ -405,6 +453,9 @@ impl Shared {
         name: &str,
         cursor: u64,
     ) -> Result<u64> {
+        // Never past the topic's end: a suffix truncation may have cut below a position
+        // read before it (recovery refuses a cursor past the end).
+        let cursor = cursor.min(st.topic_list[id as usize].next_offset);
         self.ensure_room(st, record_size(name.len()) as u64)?;
         let synced = st.synced_in_active(self.commit.durable_lsn());
         st.encode(

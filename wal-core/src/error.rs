@@ -87,13 +87,14 @@ pub enum Error {
     },
 
     /// The segment was written by a newer (or unknown) version of the format.
-    #[error("{} has format version {found}, this build reads version {supported}", path.display())]
+    #[error("{} has format version {found}, this build reads versions {} to {supported}", path.display(), crate::format::OLDEST_FORMAT_VERSION)]
     UnsupportedVersion {
         /// The segment file.
         path: PathBuf,
         /// The version found in its header.
         found: u32,
-        /// The version this build reads and writes.
+        /// The newest version this build reads (and the one it writes); it reads every
+        /// version from [`crate::format::OLDEST_FORMAT_VERSION`] up to this one.
         supported: u32,
     },
 
@@ -191,6 +192,17 @@ pub enum Error {
         bytes: u64,
         /// Room a new segment has after its header and topic table.
         room: u64,
+    },
+
+    /// A metadata value ([`crate::Wal::set_meta`]) is larger than the limit.
+    #[error("metadata value {key:?} of {size} bytes is larger than the maximum of {max} bytes")]
+    MetaTooLarge {
+        /// The key.
+        key: String,
+        /// The value's size.
+        size: usize,
+        /// The most a value may hold ([`crate::format::MAX_META_VALUE`]).
+        max: usize,
     },
 
     /// A topic has used every offset its 48-bit field can hold.

@@ -7,8 +7,14 @@
 
 /// Magic bytes at the start of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"\x89WALSEG\n";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (it reads every version from
+/// [`OLDEST_FORMAT_VERSION`] up to this one). Version 2 added suffix truncations, topic
+/// metadata, truncations past a topic's end and the cursor-delete flag (`docs/format.md`).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+/// The largest value of one metadata key ([`crate::Wal::set_meta`]), in bytes.
+pub const MAX_META_VALUE: usize = 64 << 10;
 /// Length of a segment header in bytes.
 pub const SEGMENT_HEADER_LEN: usize = 32;
 /// Length of a record header in bytes.
@@ -36,19 +42,30 @@ pub enum RecordKind {
     /// durable, so damage to any of them is reported rather than taken for a torn tail.
     SyncMark = 4,
     /// A truncation (`truncate_before`): `offset` is the topic's first offset from now on;
-    /// entries below it are gone even while their segment still exists.
+    /// entries below it are gone even while their segment still exists. Past the topic's
+    /// end (version 2), the topic starts at `offset`: its next append gets it.
     Truncate = 5,
+    /// A suffix truncation (`truncate_from`, version 2): the entries of the topic from
+    /// `offset` on are gone, and its next append gets `offset`. Applied in log order, so it
+    /// drops entries before it (in any segment) and never the ones appended after it.
+    TruncateFrom = 6,
+    /// One metadata value of a topic (`set_meta`, version 2): the payload is the key's
+    /// length (one byte), the key, then the value; `offset` is 0. Re-declared in every
+    /// segment's preamble, like the cursors.
+    Meta = 7,
 }
 
 impl RecordKind {
     /// The longest payload a record of this kind may have: names are at most
-    /// [`crate::MAX_TOPIC_NAME_LEN`] bytes, marks and truncations carry none. A reader
-    /// refuses longer ones before reading them, so a hostile length costs nothing.
+    /// [`crate::MAX_TOPIC_NAME_LEN`] bytes, marks and truncations carry none, a metadata
+    /// record a key and at most [`MAX_META_VALUE`] bytes. A reader refuses longer ones
+    /// before reading them, so a hostile length costs nothing.
     pub const fn max_payload(self) -> u32 {
         match self {
             Self::Entry => u32::MAX,
             Self::TopicDef | Self::Cursor => crate::topic::MAX_TOPIC_NAME_LEN as u32,
-            Self::SyncMark | Self::Truncate => 0,
+            Self::SyncMark | Self::Truncate | Self::TruncateFrom => 0,
+            Self::Meta => (1 + crate::topic::MAX_TOPIC_NAME_LEN + MAX_META_VALUE) as u32,
         }
     }
 
@@ -58,7 +75,7 @@ impl RecordKind {
         match self {
             Self::Entry => FLAG_BATCH | FLAG_BATCH_END,
             Self::Cursor => FLAG_CURSOR_DELETE,
-            Self::TopicDef | Self::SyncMark | Self::Truncate => 0,
+            Self::TopicDef | Self::SyncMark | Self::Truncate | Self::TruncateFrom | Self::Meta => 0,
         }
     }
 
@@ -69,6 +86,8 @@ impl RecordKind {
             3 => Some(Self::Cursor),
             4 => Some(Self::SyncMark),
             5 => Some(Self::Truncate),
+            6 => Some(Self::TruncateFrom),
+            7 => Some(Self::Meta),
             _ => None,
         }
     }
@@ -146,6 +165,42 @@ pub fn encode_record(
     out.extend_from_slice(&header);
     out.extend_from_slice(payload);
     out.resize(start + record_size(payload.len()), 0);
+}
+
+/// The payload of a [`RecordKind::Meta`] record: the key's length in one byte, the key,
+/// then the value. The caller has checked the key (at most 255 bytes) and the value (at
+/// most [`MAX_META_VALUE`] bytes).
+pub fn encode_meta_payload(key: &str, value: &[u8]) -> Vec<u8> {
+    debug_assert!(key.len() <= crate::topic::MAX_TOPIC_NAME_LEN);
+    let mut out = Vec::with_capacity(1 + key.len() + value.len());
+    out.push(key.len() as u8);
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// Splits the payload of a [`RecordKind::Meta`] record into its key and value; `Err` says
+/// why it is not one (the key is checked like a consumer name by the caller).
+pub fn decode_meta_payload(payload: &[u8]) -> Result<(&str, &[u8]), String> {
+    let (&len, rest) = payload
+        .split_first()
+        .ok_or_else(|| "a metadata record without a key".to_string())?;
+    let len = usize::from(len);
+    if rest.len() < len {
+        return Err(format!(
+            "a metadata key of {len} bytes in a payload of {}",
+            payload.len()
+        ));
+    }
+    let (key, value) = rest.split_at(len);
+    let key = std::str::from_utf8(key).map_err(|_| "metadata key is not UTF-8".to_string())?;
+    if value.len() > MAX_META_VALUE {
+        return Err(format!(
+            "a metadata value of {} bytes (at most {MAX_META_VALUE})",
+            value.len()
+        ));
+    }
+    Ok((key, value))
 }
 
 /// Why bytes at a position are not a valid record.
@@ -292,7 +347,7 @@ pub fn decode_segment_header(buf: &[u8]) -> Result<SegmentHeader, HeaderError> {
         ));
     }
     let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(HeaderError::Version(version));
     }
     let header_len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
@@ -411,6 +466,55 @@ mod tests {
     }
 
     #[test]
+    fn version_2_kinds_round_trip_and_meta_payloads_split() {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 3, RecordKind::TruncateFrom, 0, 1, 17, 0, &[]);
+        let (h, p) = decode_record(&buf, 3).unwrap();
+        assert_eq!(
+            (h.kind, h.offset, h.topic, p.len()),
+            (RecordKind::TruncateFrom, 17, 1, 0)
+        );
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 3, RecordKind::TruncateFrom, 0, 1, 17, 0, b"x");
+        assert!(matches!(
+            decode_header(&buf),
+            Err(RecordError::Malformed(_))
+        ));
+
+        let payload = encode_meta_payload("vote", b"term 3");
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 3, RecordKind::Meta, 0, 2, 0, 0, &payload);
+        let (h, p) = decode_record(&buf, 3).unwrap();
+        assert_eq!(h.kind, RecordKind::Meta);
+        assert_eq!(decode_meta_payload(p).unwrap(), ("vote", &b"term 3"[..]));
+        assert_eq!(
+            decode_meta_payload(&encode_meta_payload("k", b"")).unwrap(),
+            ("k", &b""[..])
+        );
+        assert!(decode_meta_payload(&[]).is_err());
+        assert!(decode_meta_payload(&[5, b'a']).is_err());
+        assert!(decode_meta_payload(&[1, 0xff]).is_err());
+        let mut big = encode_meta_payload("k", &[]);
+        big.resize(big.len() + MAX_META_VALUE + 1, 0);
+        assert!(decode_meta_payload(&big).is_err());
+        let mut buf = Vec::new();
+        encode_record(
+            &mut buf,
+            3,
+            RecordKind::Meta,
+            FLAG_CURSOR_DELETE,
+            2,
+            0,
+            0,
+            &payload,
+        );
+        assert!(matches!(
+            decode_header(&buf),
+            Err(RecordError::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn max_overhead_is_within_budget() {
         for len in 0..64 {
             assert!(record_size(len) - len <= 32);
@@ -428,10 +532,22 @@ mod tests {
             decode_segment_header(&bad),
             Err(HeaderError::Foreign(_))
         ));
-        let mut v2 = h;
-        v2[8] = 2;
-        let crc = crc32c::crc32c(&v2[..28]);
-        v2[28..32].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode_segment_header(&v2), Err(HeaderError::Version(2)));
+        assert_eq!(decode_segment_header(&h).unwrap().version, FORMAT_VERSION);
+        let with_version = |v: u32| {
+            let mut other = h;
+            other[8..12].copy_from_slice(&v.to_le_bytes());
+            let crc = crc32c::crc32c(&other[..28]);
+            other[28..32].copy_from_slice(&crc.to_le_bytes());
+            other
+        };
+        assert_eq!(decode_segment_header(&with_version(1)).unwrap().version, 1);
+        assert_eq!(
+            decode_segment_header(&with_version(3)),
+            Err(HeaderError::Version(3))
+        );
+        assert_eq!(
+            decode_segment_header(&with_version(0)),
+            Err(HeaderError::Version(0))
+        );
     }
 }

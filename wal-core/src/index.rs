@@ -67,6 +67,14 @@ impl RunLocs {
         }
     }
 
+    /// Keeps only the first `n` entries (a suffix truncation).
+    pub fn truncate(&mut self, n: usize) {
+        self.pos.truncate(n);
+        if let Lens::Each(lens) = &mut self.lens {
+            lens.truncate(n);
+        }
+    }
+
     /// Gives back spare capacity: the run gets no more entries.
     pub fn shrink(&mut self) {
         self.pos.shrink_to_fit();
@@ -114,5 +122,22 @@ mod tests {
         assert_eq!(r.len(), 0);
         r.push(400, 9);
         assert_eq!(r.get(0), Some((400, 9)));
+    }
+
+    #[test]
+    fn truncating_keeps_the_front_and_takes_new_entries() {
+        let mut r = RunLocs::default();
+        for i in 0..5u32 {
+            r.push(i * 40, 9 + i % 2);
+        }
+        r.truncate(2);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.get(1), Some((40, 10)));
+        assert_eq!(r.get(2), None);
+        r.push(1000, 3);
+        assert_eq!(r.get(2), Some((1000, 3)));
+        r.truncate(0);
+        r.push(2000, 7);
+        assert_eq!((r.len(), r.get(0)), (1, Some((2000, 7))));
     }
 }

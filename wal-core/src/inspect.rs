@@ -66,6 +66,8 @@ pub struct TopicReport {
     pub payload_bytes: u64,
     /// Cursors by consumer name (`""` is the shared cursor), with their position.
     pub cursors: Vec<(String, u64)>,
+    /// Metadata values by key ([`crate::Wal::set_meta`]).
+    pub meta: Vec<(String, Vec<u8>)>,
 }
 
 /// Where an entry lives, and what it holds.
@@ -240,6 +242,7 @@ impl Inspection {
                         .iter()
                         .map(|(n, c)| (n.clone(), c.cursor))
                         .collect(),
+                    meta: t.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 }
             })
             .collect()

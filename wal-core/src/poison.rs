@@ -23,6 +23,11 @@ impl Poison {
         }
     }
 
+    /// The failure that poisoned the log, once set.
+    pub fn cause(&self) -> Option<Arc<Error>> {
+        self.cause.get().cloned()
+    }
+
     /// `true` once set.
     pub fn is_set(&self) -> bool {
         self.cause.get().is_some()

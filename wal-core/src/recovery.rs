@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
-use crate::format::{decode_record, RecordError, RecordKind, SEGMENT_HEADER_LEN};
+use crate::format::{decode_record, RecordError, RecordKind, FORMAT_VERSION, SEGMENT_HEADER_LEN};
 use crate::segment::{
     segment_file_name, write_durable_header, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX,
 };
@@ -176,11 +176,18 @@ pub(crate) fn recover(
             seg.id,
             SegmentMeta::recovered(seg.path, seg.base_lsn, seg.len),
         );
+        // A segment of an older format version takes no new record: its header would let
+        // an older build read records it does not know. The first write rolls over.
+        let capacity = if seg.version < FORMAT_VERSION {
+            end
+        } else {
+            seg.len
+        };
         active = Some(ActiveSegment {
             id: seg.id,
             storage: seg.storage,
             base_lsn: seg.base_lsn,
-            capacity: seg.len,
+            capacity,
             end,
         });
     }
@@ -213,6 +220,7 @@ pub(crate) fn recover(
             segments,
             active,
             pending: Default::default(),
+            suffix_cut_lsn: 0,
         },
         handles,
     })

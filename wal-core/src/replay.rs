@@ -92,6 +92,30 @@ impl Replayer {
                 self.topic_mut(h.topic)?.truncate_before(h.offset, 0, 0);
                 Ok(())
             }
+            RecordKind::TruncateFrom => {
+                let t = self.topic_mut(h.topic)?;
+                if h.offset > t.next_offset {
+                    // A writer truncates only what the topic holds: records are replayed
+                    // in the order they were written, so the topic's end here is the
+                    // writer's end then.
+                    return Err(format!(
+                        "suffix truncation at {} past the topic's end {}",
+                        h.offset, t.next_offset
+                    ));
+                }
+                t.truncate_from(h.offset);
+                Ok(())
+            }
+            RecordKind::Meta => {
+                if h.offset != 0 {
+                    return Err(format!("metadata record with offset {}", h.offset));
+                }
+                let (key, value) = crate::format::decode_meta_payload(payload)?;
+                validate_topic_name(key).map_err(|e| format!("metadata key: {e}"))?;
+                let t = self.topic_mut(h.topic)?;
+                t.meta.insert(key.to_owned(), value.to_vec());
+                Ok(())
+            }
             RecordKind::SyncMark => Ok(()),
         }
     }

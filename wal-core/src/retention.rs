@@ -4,10 +4,11 @@
 use std::io;
 
 use crate::error::{Error, Result};
-use crate::format::{record_size, RecordKind};
+use crate::format::{record_size, RecordKind, MAX_RECORD_OFFSET};
 use crate::lock::lock;
 use crate::segment::segment_file_name;
 use crate::shared::Shared;
+use crate::topic::validate_topic_name;
 use crate::wal::Wal;
 
 impl<S> Wal<S> {
@@ -15,42 +16,64 @@ impl<S> Wal<S> {
     /// positions (a Raft log after a snapshot). Reads of them give
     /// [`Error::OffsetReclaimed`]; cursors below `offset` move up to it; segments holding
     /// nothing else that is needed are deleted. The truncation is written to the OS before
-    /// this returns and is durable with the next sync. `offset` past the end is an error.
+    /// this returns and is durable with the next sync.
+    ///
+    /// On an empty or new topic, or with `offset` past the topic's end, the topic then
+    /// *starts* at `offset`: every entry it held is gone, its next append gets `offset`,
+    /// and [`Wal::oldest_offset`] and [`Wal::get_topic_entry_count`] both report `offset`
+    /// (a Raft log whose first index is 1, or after a snapshot was installed). An unknown
+    /// topic is created. `offset` beyond the 48-bit offset range is
+    /// [`Error::OffsetsExhausted`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wal_core::WalBuilder;
+    ///
+    /// # fn main() -> wal_core::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let wal = WalBuilder::new()
+    ///     .dir(dir.path())
+    ///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
+    ///     .open()?;
+    /// wal.batch_append_for_topic("raft", &[b"e0", b"e1", b"e2"])?;
+    /// wal.truncate_before("raft", 2)?; // a snapshot covers 0 and 1
+    /// assert_eq!(wal.oldest_offset("raft"), Some(2));
+    /// wal.truncate_before("raft", 100)?; // a snapshot up to 99 was installed
+    /// assert_eq!(wal.append_for_topic("raft", b"e100")?, 100);
+    /// wal.truncate_before("log-of-group-7", 1)?; // a new topic whose first index is 1
+    /// assert_eq!(wal.append_for_topic("log-of-group-7", b"first")?, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn truncate_before(&self, topic: &str, offset: u64) -> Result<()> {
         let shared = &self.shared;
         shared.check_open()?;
+        validate_topic_name(topic)?;
+        if offset > MAX_RECORD_OFFSET {
+            return Err(Error::OffsetsExhausted {
+                topic: topic.to_owned(),
+            });
+        }
+        let cap = shared.env.opts.buffering.write_buffer;
         let lsn = {
             let mut st = lock(&shared.state);
-            let Some(&id) = st.topics.get(topic) else {
-                return Err(Error::OffsetNotFound {
-                    topic: topic.to_owned(),
-                    offset,
-                    next: 0,
-                });
-            };
-            let next = st.topic_list[id as usize].next_offset;
-            if offset > next {
-                return Err(Error::OffsetNotFound {
-                    topic: topic.to_owned(),
-                    offset,
-                    next,
-                });
+            match st.topics.get(topic).copied() {
+                None => {
+                    // A new topic that starts at `offset`: its definition says so.
+                    shared.check_new_topic(&st, topic)?;
+                    shared.ensure_room(&mut st, record_size(topic.len()) as u64)?;
+                    let synced = st.synced_in_active(shared.commit.durable_lsn());
+                    st.create_topic_at(topic, offset, synced, cap);
+                }
+                Some(id) => {
+                    shared.ensure_room(&mut st, record_size(0) as u64)?;
+                    let synced = st.synced_in_active(shared.commit.durable_lsn());
+                    st.encode(RecordKind::Truncate, 0, id, offset, &[], synced, cap);
+                    let lsn = st.lsn_end();
+                    let durable = shared.commit.durable_lsn();
+                    st.topic_list[id as usize].truncate_before(offset, lsn, durable);
+                }
             }
-            shared.ensure_room(&mut st, record_size(0) as u64)?;
-            let synced = st.synced_in_active(shared.commit.durable_lsn());
-            st.encode(
-                RecordKind::Truncate,
-                0,
-                id,
-                offset,
-                &[],
-                synced,
-                shared.env.opts.buffering.write_buffer,
-            );
-            let lsn = st.lsn_end();
-            let durable = shared.commit.durable_lsn();
-            st.topic_list[id as usize].truncate_before(offset, lsn, durable);
-            lsn
+            st.lsn_end()
         };
         shared.ensure_written(lsn)?;
         shared.signals.doorbell.ring_maintain();
@@ -86,6 +109,8 @@ impl Shared {
     ///   every topic and cursor) is durable, so the log stays self-describing;
     /// - every entry in it is behind every *durable* cursor of its topic (a cursor record
     ///   that a power loss can still take away does not count);
+    /// - the last suffix truncation is durable (a power loss that takes it away brings back
+    ///   the entries it dropped from the index);
     /// - the retention policy (`retain_bytes`, `retain_age`) does not keep it.
     pub(crate) fn reclaim(&self) -> Result<usize> {
         let mut dropped = 0;
@@ -101,7 +126,7 @@ impl Shared {
                 break;
             };
             let durable = self.commit.durable_lsn();
-            if durable < next.base_lsn + next.preamble_end {
+            if durable < next.base_lsn + next.preamble_end || durable < st.suffix_cut_lsn {
                 break;
             }
             let retained_after: u64 = st.segments.values().skip(1).map(|m| m.capacity).sum();

@@ -127,6 +127,7 @@ impl Shared {
     /// released.
     pub(crate) fn seal(&self) {
         self.signals.tail.close();
+        self.commit.watchers().close(self.commit.poison());
         self.writer.close();
         if let Some(id) = self.files.precreator.close() {
             // Nothing after its header: the next open removes it.

@@ -19,6 +19,10 @@ pub(crate) struct State {
     pub active: ActiveSegment,
     pub segments: BTreeMap<u64, SegmentMeta>,
     pub pending: PendingQueue,
+    /// The LSN just past the last suffix truncation (`truncate_from`). Until it is durable
+    /// no segment is deleted: the truncated entries are out of the index, and a crash that
+    /// loses the truncation brings them back, so their segments must still be there.
+    pub suffix_cut_lsn: u64,
 }
 
 impl State {
@@ -67,8 +71,9 @@ impl State {
         SEGMENT_HEADER_LEN as u64 + defs
     }
 
-    /// Encodes topic `id`'s definition and every persisted cursor of it: what a segment
-    /// needs to describe the topic on its own. The caller has made room.
+    /// Encodes topic `id`'s definition, every persisted cursor and every metadata value
+    /// of it: what a segment needs to describe the topic on its own. The caller has made
+    /// room.
     pub fn declare_topic(&mut self, id: u32, synced: u32, cap: usize) {
         let t = &self.topic_list[id as usize];
         let name = t.name.clone();
@@ -77,6 +82,11 @@ impl State {
             .cursors
             .iter()
             .map(|(n, c)| (n.clone(), c.persisted))
+            .collect();
+        let meta: Vec<Vec<u8>> = t
+            .meta
+            .iter()
+            .map(|(k, v)| format::encode_meta_payload(k, v))
             .collect();
         self.encode(
             RecordKind::TopicDef,
@@ -98,19 +108,34 @@ impl State {
                 cap,
             );
         }
+        for payload in meta {
+            self.encode(RecordKind::Meta, 0, id, 0, &payload, synced, cap);
+        }
     }
 
     /// Registers a new topic and encodes its definition. The caller has made room.
     pub fn create_topic(&mut self, name: &str, synced: u32, buffer_capacity: usize) -> u32 {
+        self.create_topic_at(name, 0, synced, buffer_capacity)
+    }
+
+    /// Registers a new topic whose first append gets `start`, and encodes its definition
+    /// (which states `start` as the topic's next offset). The caller has made room.
+    pub fn create_topic_at(
+        &mut self,
+        name: &str,
+        start: u64,
+        synced: u32,
+        buffer_capacity: usize,
+    ) -> u32 {
         let id = self.topic_list.len() as u32;
         self.topic_list
-            .push(TopicState::new(id, name.to_owned(), 0));
+            .push(TopicState::new(id, name.to_owned(), start));
         self.topics.insert(name.to_owned(), id);
         self.encode(
             RecordKind::TopicDef,
             0,
             id,
-            0,
+            start,
             name.as_bytes(),
             synced,
             buffer_capacity,

@@ -114,6 +114,11 @@ impl CursorState {
     }
 }
 
+/// Bytes the record of metadata `key` = `value` takes.
+pub(crate) fn meta_record_len(key: &str, value: &[u8]) -> u64 {
+    crate::format::record_size(1 + key.len() + value.len()) as u64
+}
+
 /// Everything the engine knows about one topic.
 #[derive(Debug)]
 pub(crate) struct TopicState {
@@ -125,6 +130,8 @@ pub(crate) struct TopicState {
     pub floor: u64,
     /// Cursors by consumer name; [`SHARED_CURSOR`] is always present.
     pub cursors: BTreeMap<String, CursorState>,
+    /// Metadata by key (`Wal::set_meta`), re-declared in every segment's preamble.
+    pub meta: BTreeMap<String, Vec<u8>>,
     runs: Vec<Run>,
 }
 
@@ -138,6 +145,7 @@ impl TopicState {
             next_offset,
             floor: next_offset,
             cursors,
+            meta: BTreeMap::new(),
             runs: Vec::new(),
         }
     }
@@ -150,14 +158,16 @@ impl TopicState {
             .or_insert_with(|| CursorState::at(first))
     }
 
-    /// Bytes a declaration of this topic takes (definition plus a record per cursor).
+    /// Bytes a declaration of this topic takes (definition, a record per cursor and one
+    /// per metadata key).
     pub fn declaration_len(&self) -> u64 {
         let cursors: usize = self
             .cursors
             .keys()
             .map(|n| crate::format::record_size(n.len()))
             .sum();
-        (crate::format::record_size(self.name.len()) + cursors) as u64
+        let meta: u64 = self.meta.iter().map(|(k, v)| meta_record_len(k, v)).sum();
+        (crate::format::record_size(self.name.len()) + cursors) as u64 + meta
     }
 
     /// Bytes the declaration of a new topic named `name` takes: its definition and its
@@ -177,9 +187,10 @@ impl TopicState {
     }
 
     /// Forgets the entries below `offset` (truncation) by the record ending at `lsn`;
-    /// cursors move up to it, and are durable there once that record is.
+    /// cursors move up to it, and are durable there once that record is. Past the end, the
+    /// topic starts at `offset`: its next append gets it.
     pub fn truncate_before(&mut self, offset: u64, lsn: u64, durable_lsn: u64) {
-        let offset = offset.min(self.next_offset);
+        self.next_offset = self.next_offset.max(offset);
         if offset <= self.floor {
             return;
         }
@@ -201,6 +212,32 @@ impl TopicState {
             if c.persisted < offset {
                 c.persist(offset, lsn, durable_lsn);
             }
+        }
+    }
+
+    /// Forgets the entries from `offset` on (a suffix truncation): the next append gets
+    /// `offset`, and cursors past it move back to it. Lowering a cursor's durable value at
+    /// once is safe: retention only keeps more for it. Below the first retained offset the
+    /// topic is left empty, starting at `offset` (replay meets that when the segments that
+    /// held the truncated entries are gone and a preamble declared a later next offset).
+    pub fn truncate_from(&mut self, offset: u64) {
+        if offset >= self.next_offset {
+            return;
+        }
+        while let Some(run) = self.runs.last_mut() {
+            if run.first_offset >= offset {
+                self.runs.pop();
+                continue;
+            }
+            run.locs.truncate((offset - run.first_offset) as usize);
+            break;
+        }
+        self.next_offset = offset;
+        self.floor = self.floor.min(offset);
+        for c in self.cursors.values_mut() {
+            c.cursor = c.cursor.min(offset);
+            c.persisted = c.persisted.min(offset);
+            c.durable = c.durable.min(offset);
         }
     }
 
@@ -339,5 +376,45 @@ mod tests {
         assert_eq!(t.durable_offset(0), None);
         assert_eq!(t.durable_offset(64), Some(10));
         assert_eq!(t.durable_offset(1064), Some(12));
+    }
+
+    #[test]
+    fn a_suffix_truncation_drops_runs_from_the_back_and_refills() {
+        let mut t = TopicState::new(0, "t".into(), 0);
+        t.push(1, 0, 32, 5);
+        t.push(1, 0, 64, 5);
+        t.push(2, 1000, 32, 5);
+        t.push(2, 1000, 64, 5);
+        t.cursor_mut("c").cursor = 4;
+        t.cursor_mut("c").persist(4, 0, 0);
+        t.truncate_from(1);
+        assert_eq!((t.next_offset, t.first_offset()), (1, 0));
+        assert_eq!(t.locate(1), None);
+        assert_eq!(t.cursors["c"].cursor, 1);
+        assert_eq!(t.cursors["c"].durable_value(0), 1);
+        t.push(3, 5000, 32, 9);
+        let l = t.locate(1).unwrap();
+        assert_eq!((l.segment, l.len), (3, 9));
+        assert_eq!(t.locate(0).unwrap().segment, 1);
+        t.truncate_from(7); // past the end: nothing
+        assert_eq!(t.next_offset, 2);
+        t.truncate_from(0);
+        assert!(t.is_index_empty());
+        assert_eq!((t.next_offset, t.first_offset()), (0, 0));
+    }
+
+    #[test]
+    fn truncating_before_past_the_end_starts_the_topic_there() {
+        let mut t = TopicState::new(0, "t".into(), 0);
+        t.truncate_before(10, 100, 0);
+        assert_eq!((t.next_offset, t.first_offset(), t.floor), (10, 10, 10));
+        assert_eq!(t.cursors[SHARED_CURSOR].cursor, 10);
+        assert_eq!(t.cursors[SHARED_CURSOR].durable_value(0), 0);
+        assert_eq!(t.cursors[SHARED_CURSOR].durable_value(100), 10);
+        t.push(1, 0, 32, 1);
+        assert_eq!(t.locate(10).unwrap().pos, 32);
+        t.truncate_before(20, 200, 100);
+        assert!(t.is_index_empty());
+        assert_eq!((t.next_offset, t.first_offset()), (20, 20));
     }
 }

@@ -123,8 +123,9 @@ impl<S> Wal<S> {
             .read_cursor(topic, SHARED_CURSOR, Some(max_bytes), checkpoint)
     }
 
-    /// The number of entries ever appended to `topic` (its next offset); 0 for an unknown
-    /// topic.
+    /// The offset the next append to `topic` gets: the number of entries ever appended,
+    /// unless [`Wal::truncate_from`] cut the topic back or [`Wal::truncate_before`] made
+    /// it start further on; 0 for an unknown topic.
     pub fn get_topic_entry_count(&self, topic: &str) -> u64 {
         let st = lock(&self.shared.state);
         st.topics

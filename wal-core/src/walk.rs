@@ -469,6 +469,8 @@ pub(crate) struct Scanned {
     pub storage: Arc<dyn Storage>,
     pub len: u64,
     pub base_lsn: u64,
+    /// The format version in its header.
+    pub version: u32,
     pub outcome: Outcome,
     /// The ids after this one, when the outcome is damage (they cannot be trusted).
     pub later: Vec<u64>,
@@ -576,8 +578,11 @@ impl<'a> SegmentWalk<'a> {
         let len = r.len();
         let header = r.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
         self.replay.begin_segment();
-        let outcome = match check_header(&header, id, &path) {
-            Ok(()) => scan(&mut r, id, is_last, self.base_lsn, &mut self.replay)?,
+        let (version, outcome) = match check_header(&header, id, &path) {
+            Ok(version) => (
+                version,
+                scan(&mut r, id, is_last, self.base_lsn, &mut self.replay)?,
+            ),
             Err(error) => {
                 self.stats.add(&r.stats);
                 self.stopped = true;
@@ -609,6 +614,7 @@ impl<'a> SegmentWalk<'a> {
             storage,
             len,
             base_lsn,
+            version,
             outcome,
             later,
         })))
@@ -630,8 +636,8 @@ fn open(backend: &dyn Backend, path: &Path) -> Result<Arc<dyn Storage>> {
         .map_err(|e| Error::io("open segment", path, None, e))
 }
 
-/// Checks the header bytes of segment `id`.
-pub(crate) fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<()> {
+/// Checks the header bytes of segment `id`; returns its format version.
+pub(crate) fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<u32> {
     let header = format::decode_segment_header(buf).map_err(|e| match e {
         HeaderError::Zero => Error::Corrupt {
             path: path.to_owned(),
@@ -654,7 +660,7 @@ pub(crate) fn check_header(buf: &[u8], id: u64, path: &Path) -> Result<()> {
             reason: format!("its header says segment {}, its name says {id}", header.id),
         });
     }
-    Ok(())
+    Ok(header.version)
 }
 
 #[cfg(test)]

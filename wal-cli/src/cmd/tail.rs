@@ -58,6 +58,10 @@ pub fn run(args: &TailArgs, progress: bool) -> CliResult {
                  could be shown"
             ),
             Seen::Damage(what) => eprintln!("wal: warning: damage at {what}"),
+            Seen::Truncated { from, to } => eprintln!(
+                "wal: warning: offsets {from}..{to} were removed by a suffix truncation; the \
+                 entries that follow replace them"
+            ),
         }
         Ok(Flow::Continue)
     };

@@ -23,6 +23,17 @@ pub fn run(args: &TruncateArgs) -> CliResult {
             ));
         }
         let before = wal.oldest_offset(&args.topic).unwrap_or(0);
+        let next = wal.get_topic_entry_count(&args.topic);
+        if args.before > next {
+            // The engine would make the topic start there (what a Raft log does after a
+            // snapshot); from the command line that is far more likely a typo.
+            let refused = wal::Error::OffsetNotFound {
+                topic: args.topic.clone(),
+                offset: args.before,
+                next,
+            };
+            return Err(wal_error(dir, &refused));
+        }
         wal.truncate_before(&args.topic, args.before)
             .map_err(|e| wal_error(dir, &e))?;
         // The log's background thread may already be deleting what this freed: reclaim

@@ -261,3 +261,22 @@ fn bytes_that_are_not_a_record_in_a_finished_segment_are_reported_and_skipped() 
         "nothing lost: {in_first} in segment 1"
     );
 }
+
+#[test]
+fn a_suffix_truncation_is_reported_and_the_replacing_entries_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = open(dir.path(), 64 << 10);
+    wal.batch_append_for_topic("t", &[b"0", b"1", b"2-old", b"3-old"])
+        .unwrap();
+    let mut f = Follower::new(dir.path(), "t", 1, 0, 0);
+    assert_eq!(entries(&look(&mut f)).len(), 4);
+    wal.truncate_from("t", 2).unwrap();
+    wal.append_for_topic("t", b"2-new").unwrap();
+    let seen = look(&mut f);
+    assert!(
+        matches!(seen.first(), Some(Seen::Truncated { from: 2, to: 4 })),
+        "{seen:?}"
+    );
+    assert_eq!(entries(&seen), vec![(2, b"2-new".to_vec())]);
+    wal.close().unwrap();
+}

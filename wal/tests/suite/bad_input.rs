@@ -281,7 +281,7 @@ fn segment_with_a_future_version_is_unsupported() {
     let path = segments.last().unwrap().clone();
     let mut bytes = std::fs::read(&path).unwrap();
     let original = bytes.clone();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     let crc = crc32c::crc32c(&bytes[..28]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
@@ -290,7 +290,7 @@ fn segment_with_a_future_version_is_unsupported() {
     assert!(
         matches!(
             &err,
-            Error::UnsupportedVersion { path: p, found: 2, supported: 1 } if p == &path
+            Error::UnsupportedVersion { path: p, found: 3, supported: 2 } if p == &path
         ),
         "{err:?}"
     );
