@@ -60,6 +60,7 @@ pub use builder::WalBuilder;
 pub use config::{FsyncSchedule, ReadConsistency, RecoveryMode};
 pub use consumer::Consumer;
 pub use error::{Error, Result, TopicNameProblem};
+pub use format::MAX_META_VALUE;
 pub use source::{BackendInfo, BackendSource, Explicit};
 pub use stats::Stats;
 pub use storage::{Backend, FlushRequest, Flusher, SequentialFlusher, Storage};

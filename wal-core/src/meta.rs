@@ -4,10 +4,11 @@
 
 use crate::config::FsyncSchedule;
 use crate::error::{Error, Result};
-use crate::format::{encode_meta_payload, RecordKind, MAX_META_VALUE};
+use crate::format::{encode_meta_payload, RecordKind};
 use crate::lock::lock;
 use crate::topic::{meta_record_len, validate_topic_name};
 use crate::wal::Wal;
+use crate::MAX_META_VALUE;
 
 impl<S> Wal<S> {
     /// Sets metadata `key` of `topic` to `value` (the topic is created if it does not

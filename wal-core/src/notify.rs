@@ -196,7 +196,9 @@ impl<S> crate::wal::Wal<S> {
     ///
     /// The callback runs on the thread whose flush made the data durable: usually the
     /// background thread, sometimes a caller of [`crate::Wal::sync`] or of a `SyncEach`
-    /// append that led the flush, or this caller itself when the data is durable already.
+    /// append that led the flush. When the answer is known at once (the data is durable
+    /// already, or the log is poisoned), this caller runs it before returning, unless
+    /// another thread is running callbacks at that moment, which then runs it too.
     /// Callbacks run one at a time, those answered `Ok` in the order of the positions they
     /// wait for. A callback must not block (hand the result on: send it on a channel, wake
     /// a task); a panic in it is caught and logged.

@@ -52,7 +52,7 @@ pub use wal_core::segment;
 pub use wal_core::{
     Backend as StorageBackend, BackendInfo, Consumer, Entry, Error, FlushRequest, Flusher,
     FsyncSchedule, ReadConsistency, RecoveryMode, Result, SequentialFlusher, Stats, Storage,
-    TopicNameProblem,
+    TopicNameProblem, MAX_META_VALUE,
 };
 
 /// An open write-ahead log: the engine's [`wal_core::Wal`], whose builder chooses among the

@@ -105,3 +105,13 @@ pub fn builder_with_segments(dir: &Path, segment_size: u64) -> WalBuilder {
         .segment_size(segment_size)
         .max_entry_size((segment_size / 4) as usize)
 }
+
+/// Waits (up to 10 s) until `path` is gone: the log's background thread may be the one
+/// deleting it.
+pub fn wait_until_gone(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while path.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!path.exists(), "{} was not deleted", path.display());
+}
