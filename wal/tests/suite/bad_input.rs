@@ -272,6 +272,57 @@ fn unrelated_file_in_the_directory_is_ignored() {
     assert_eq!(std::fs::read(&notes).unwrap(), b"remember the milk");
 }
 
+/// Sets the format version in the header of the segment at `path` (header crc fixed).
+fn set_version(path: &Path, version: u32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[8..12].copy_from_slice(&version.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, &bytes).unwrap();
+}
+
+fn version_of(path: &Path) -> u32 {
+    let bytes = std::fs::read(path).unwrap();
+    u32::from_le_bytes(bytes[8..12].try_into().unwrap())
+}
+
+/// A log written by a version-1 build (its records are valid version 1: the kinds and
+/// flags version 2 added do not occur) opens and reads as it was; what is written next
+/// goes to a new version-2 segment, so that a version-1 build refuses that segment
+/// cleanly instead of meeting records it does not know in a segment it reads.
+#[test]
+fn a_version_1_log_is_read_and_new_records_go_to_a_version_2_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = open_with_data(dir.path());
+    wal.close().unwrap();
+    let segments = common::segment_files(dir.path());
+    assert_eq!(segments.len(), 1);
+    assert_eq!(version_of(&segments[0]), 2, "this build writes version 2");
+    set_version(&segments[0], 1);
+    let old = std::fs::read(&segments[0]).unwrap();
+
+    let wal = configured(dir.path()).open().unwrap();
+    assert_eq!(peek_all(&wal, "keep"), expected("keep", 1..5));
+    assert_eq!(peek_all(&wal, "other"), expected("other", 0..2));
+    wal.set_meta("keep", "k", b"v").unwrap();
+    wal.truncate_from("keep", 4).unwrap();
+    wal.close().unwrap();
+    let segments = common::segment_files(dir.path());
+    assert_eq!(segments.len(), 2);
+    assert_eq!(
+        std::fs::read(&segments[0]).unwrap(),
+        old,
+        "the version-1 segment took no record"
+    );
+    assert_eq!(version_of(&segments[1]), 2);
+    let wal = configured(dir.path()).open().unwrap();
+    assert_eq!(peek_all(&wal, "keep"), expected("keep", 1..4));
+    assert_eq!(wal.meta("keep", "k").as_deref(), Some(&b"v"[..]));
+    wal.close().unwrap();
+    // A version-1 build refuses the version-2 segment by its header (what this build
+    // does with a version it does not know, checked below).
+}
+
 #[test]
 fn segment_with_a_future_version_is_unsupported() {
     let dir = tempfile::tempdir().unwrap();
