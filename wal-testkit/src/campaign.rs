@@ -7,8 +7,10 @@
 //! reclaims happen all the time, retention by bytes or age), and drives it with random
 //! [`Op`]s: single and batch appends on three topics, reads through the shared cursor and
 //! named consumers (peeks, checkpoints, batch reads), `read_from`, `sync`, `wait_durable`,
-//! `truncate_before`, `reclaim`, concurrent phases (threads appending to distinct topics
-//! while another consumes), clean reopens and process crashes. Again and again it cuts the
+//! `truncate_before`, suffix truncations (`truncate_from`), topics that start past their
+//! end, metadata (`set_meta`), `on_durable` callbacks, `reclaim`, concurrent phases
+//! (threads appending to distinct topics while another consumes), clean reopens and
+//! process crashes. Again and again it cuts the
 //! power after a random number of mutating backend calls (so the cut lands inside whatever
 //! runs then: a rollover, a reclaim, a pre-creation, a truncation, a cursor write, a
 //! recovery), simulates the power loss with a [`CrashMode`], reopens the log and checks it
@@ -27,6 +29,14 @@
 //! - retention and truncation never take an entry that a recovered cursor has not passed,
 //!   nor one a durable cursor still needed; a durable truncation is never undone;
 //!   `retain_age` keeps what it promises;
+//! - a suffix truncation survives whole or not at all: the topic is a prefix of the
+//!   version after it, or (while it may be lost) of the version before it; a topic start
+//!   past the end is one atomic step;
+//! - metadata holds a value that was set, no older than the last durable one, and one
+//!   global order holds: a value that survived proves that everything written before it,
+//!   in every topic, survived;
+//! - every `on_durable` callback is told exactly once, `Ok` only if what came before it
+//!   then survives every crash, an error only once the log is poisoned or closed;
 //! - the log always opens.
 //!
 //! The operations of a run are a function of its seed, so a run can be replayed
@@ -49,6 +59,7 @@ mod harness;
 mod model;
 mod op;
 mod power;
+mod raft;
 mod report;
 mod rng;
 

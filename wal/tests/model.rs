@@ -1,7 +1,9 @@
 //! Model-based test over the whole API: proptest draws a log's settings and a sequence of
 //! operations (appends and batches on three topics, reads through the shared cursor and
 //! named consumers under both read consistencies, batch reads, `read_from`, syncs,
-//! `wait_durable`, `truncate_before`, `reclaim`, concurrent writers and a reader, clean
+//! `wait_durable`, `truncate_before`, suffix truncations (`truncate_from`), topics that
+//! start past their end, metadata (`set_meta`), `on_durable` callbacks, `reclaim`,
+//! concurrent writers and a reader, clean
 //! reopens, process kills, power cuts in the middle of any of them and power losses in
 //! every crash mode), runs them on a `FaultyBackend` over each backend compiled in, and
 //! checks every result and every restart against a model
@@ -45,7 +47,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(topic, at, max_bytes)| Op::ReadFrom { topic, at, max_bytes }),
         2 => Just(Op::Sync),
         2 => topic.clone().prop_map(|topic| Op::WaitDurable { topic }),
-        1 => (topic, any::<u8>()).prop_map(|(topic, at)| Op::TruncateBefore { topic, at }),
+        1 => (topic.clone(), any::<u8>()).prop_map(|(topic, at)| Op::TruncateBefore { topic, at }),
+        2 => (topic.clone(), any::<u8>()).prop_map(|(topic, at)| Op::TruncateFrom { topic, at }),
+        1 => (topic.clone(), 0u8..20).prop_map(|(topic, skip)| Op::StartAt { topic, skip }),
+        1 => (topic, 0u8..3, 0u16..100).prop_map(|(topic, key, len)| Op::SetMeta { topic, key, len }),
+        1 => Just(Op::OnDurable),
         2 => Just(Op::Reclaim),
         1 => (1u8..4, 1u8..12, proptest::option::of(reader()), any::<bool>()).prop_map(
             |(writers, appends, reader, churn)| Op::Concurrent { writers, appends, reader, churn }

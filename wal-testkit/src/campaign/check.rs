@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use wal::{FsyncSchedule, ReadConsistency};
 
 use super::harness::{Harness, Restart};
-use super::model::{CursorModel, Existence, Persisted, TopicModel};
+use super::model::{CursorModel, Existence, Persisted, TopicModel, Version};
 use super::op::{Reader, Retention};
 use super::report::{Violation, ViolationKind};
 
@@ -17,6 +17,19 @@ pub(super) struct OnDisk {
     pub first_offset: u64,
     /// The lowest cursor recovered from the records (shared cursor and consumers).
     pub min_cursor: Option<(String, u64)>,
+}
+
+/// Per metadata key the model knows: (topic number, key, index of the value found).
+type MetaFound = Vec<(usize, String, Option<usize>)>;
+
+/// What the check of one topic found.
+struct TopicFound {
+    /// Entries compared.
+    checked: u64,
+    /// Where its cursors are.
+    positions: Vec<(Reader, u64)>,
+    /// Which version of it survived (0: the current one; see `TopicModel::versions`).
+    version: usize,
 }
 
 impl Harness {
@@ -74,8 +87,15 @@ impl Harness {
                 }
             }
         }
+        // One global order: a metadata value that survived proves that everything before
+        // it survived, in every topic.
+        let (proven, meta_found) = self.check_meta(how)?;
         for t in 0..self.model.topics.len() {
-            let (checked, positions) = self.check_topic(t, how)?;
+            let TopicFound {
+                checked,
+                positions,
+                version,
+            } = self.check_topic(t, how, proven)?;
             self.stats.entries_checked += checked;
             let (count, oldest) = {
                 let name = &self.model.topics[t].name;
@@ -84,49 +104,155 @@ impl Harness {
                     self.wal().oldest_offset(name),
                 )
             };
-            self.adopt(t, how, count, oldest, positions);
+            self.adopt(t, how, count, oldest, positions, version);
         }
+        self.adopt_meta(how, meta_found);
         Ok(())
     }
 
-    /// Checks one topic; returns how many entries were compared and where its cursors are.
-    fn check_topic(&self, t: usize, how: Restart) -> Result<(u64, Vec<(Reader, u64)>), Violation> {
+    /// Checks every metadata value the model knows of: the one found is one that was set,
+    /// no older than the last that had to survive `how`. Returns the sequence number of
+    /// the newest `set_meta` whose value survived (everything before it survived too),
+    /// and the index of each value found.
+    #[allow(clippy::type_complexity)] // reason: (topic, key, index) triples, used once
+    fn check_meta(
+        &self,
+        how: Restart,
+    ) -> Result<(u64, Vec<(usize, String, Option<usize>)>), Violation> {
+        let mut found = Vec::new();
+        let mut proven = 0;
+        for (t, tm) in self.model.topics.iter().enumerate() {
+            for (key, m) in &tm.meta {
+                let got = self.wal().meta(&tm.name, key);
+                let index = match &got {
+                    None => None,
+                    Some(v) => match m.values.iter().position(|(_, x)| x == v) {
+                        Some(i) => Some(i),
+                        None => {
+                            return Err(self.violation(
+                                ViolationKind::Invented,
+                                format!(
+                                "{}: meta {key:?} holds {} bytes never set after a {how:?} restart",
+                                tm.name,
+                                v.len()
+                            ),
+                            ))
+                        }
+                    },
+                };
+                if let Some(i) = index {
+                    proven = proven.max(m.values[i].0);
+                }
+                found.push((t, key.clone(), index));
+            }
+        }
+        for &(t, ref key, index) in &found {
+            let tm = &self.model.topics[t];
+            let m = &tm.meta[key];
+            let must = match how {
+                Restart::Clean => m.values.len(),
+                Restart::Kill => m.written,
+                Restart::Power => m.durable,
+            }
+            .max(m.values.partition_point(|(s, _)| *s <= proven));
+            let have = index.map_or(0, |i| i + 1);
+            if have < must {
+                return Err(self.violation(
+                    ViolationKind::LostDurable,
+                    format!(
+                        "{}: meta {key:?} holds value {have} of {} after a {how:?} restart; value {must} had to survive (a later record survived)",
+                        tm.name,
+                        m.values.len()
+                    ),
+                ));
+            }
+        }
+        Ok((proven, found))
+    }
+
+    /// The model takes the metadata values found as the new truth.
+    fn adopt_meta(&mut self, how: Restart, found: MetaFound) {
+        for (t, key, index) in found {
+            let tm = &mut self.model.topics[t];
+            let Some(m) = tm.meta.get_mut(&key) else {
+                continue; // the topic is gone, and its metadata with it
+            };
+            let n = index.map_or(0, |i| i + 1);
+            m.values.truncate(n);
+            m.written = n;
+            m.durable = if how == Restart::Kill {
+                m.durable.min(n)
+            } else {
+                n
+            };
+        }
+    }
+
+    /// Checks one topic. `proven`: everything up to this sequence number survived.
+    fn check_topic(&self, t: usize, how: Restart, proven: u64) -> Result<TopicFound, Violation> {
         let wal = self.wal();
         let tm = &self.model.topics[t];
         let name = &tm.name;
         let count = wal.get_topic_entry_count(name);
         let oldest = wal.oldest_offset(name);
-        let appended = tm.count();
         let fail = |kind, msg: String| Err(self.violation(kind, format!("{name}: {msg}")));
-        // How many entries must have survived.
+        // Every retained entry, read back.
+        let got = match oldest {
+            None => Vec::new(),
+            Some(o) => match wal.read_from(name, o, usize::MAX) {
+                Ok(got) => got,
+                Err(e) => {
+                    return fail(
+                        ViolationKind::Unexpected,
+                        format!("reading from {o} after a {how:?} restart: {e}"),
+                    )
+                }
+            },
+        };
+        if let Some(o) = oldest {
+            if got.len() as u64 != count.saturating_sub(o) {
+                return fail(
+                    ViolationKind::LostDurable,
+                    format!(
+                        "{} entries read from {o}, the log counts {count}",
+                        got.len()
+                    ),
+                );
+            }
+        }
+        // A suffix truncation that may be lost leaves the version before it possible.
+        let lost = |e: &Existence| match how {
+            Restart::Clean => false,
+            Restart::Kill => !e.is_written(),
+            Restart::Power => !e.is_durable(),
+        };
+        let versions = tm.versions(lost);
+        let mut first_failure = None;
+        let mut chosen = None;
+        for (i, v) in versions.iter().enumerate() {
+            if v.before_cut.is_some_and(|s| s <= proven) {
+                continue; // a later record survived, so did the truncation
+            }
+            match self.check_version(v, how, proven, count, oldest, &got) {
+                Ok(()) => {
+                    chosen = Some(i);
+                    break;
+                }
+                Err(failure) => {
+                    first_failure.get_or_insert(failure);
+                }
+            }
+        }
+        let Some(version) = chosen else {
+            let (kind, msg) = first_failure.expect("the current version is always tried");
+            return fail(kind, msg);
+        };
+        let v = &versions[version];
         let must = match how {
-            Restart::Clean => tm.entries.len(),
-            Restart::Kill => tm.durable.max(tm.written),
-            Restart::Power => tm.durable,
+            Restart::Clean => v.entries.len(),
+            Restart::Kill => v.durable.max(v.written),
+            Restart::Power => v.durable,
         } as u64;
-        if count < must {
-            return fail(
-                ViolationKind::LostDurable,
-                format!(
-                    "{count} entries after a {how:?} restart, {must} of {appended} had to survive"
-                ),
-            );
-        }
-        if count > appended {
-            return fail(
-                ViolationKind::Invented,
-                format!("{count} entries after a {how:?} restart, only {appended} were appended"),
-            );
-        }
-        if !tm.boundaries.contains(&(count as usize)) {
-            return fail(
-                ViolationKind::TornBatch,
-                format!(
-                    "cut at {count} entries, inside a batch (appends end at {:?})",
-                    tm.boundaries
-                ),
-            );
-        }
         let created_must_survive = match how {
             Restart::Clean => tm.created.is_some(),
             Restart::Kill => tm.created.is_some_and(Existence::is_written),
@@ -138,38 +264,7 @@ impl Harness {
                 format!("the topic is gone after a {how:?} restart; its creation had to survive"),
             );
         }
-        // Every retained entry reads back as appended.
-        let mut checked = 0;
-        if let Some(o) = oldest {
-            let got = match wal.read_from(name, o, usize::MAX) {
-                Ok(got) => got,
-                Err(e) => {
-                    return fail(
-                        ViolationKind::Unexpected,
-                        format!("reading from {o} after a {how:?} restart: {e}"),
-                    )
-                }
-            };
-            if got.len() as u64 != count.saturating_sub(o) {
-                return fail(
-                    ViolationKind::LostDurable,
-                    format!(
-                        "{} entries read from {o}, the log counts {count}",
-                        got.len()
-                    ),
-                );
-            }
-            for (i, e) in got.iter().enumerate() {
-                let offset = o + i as u64;
-                if e.offset != offset || tm.entries.get(offset as usize) != Some(&e.data) {
-                    return fail(
-                        ViolationKind::Invented,
-                        format!("entry {} (the {i}th read from {o}) is not what was appended at that offset", e.offset),
-                    );
-                }
-            }
-            checked = got.len() as u64;
-        }
+        let checked = got.len() as u64;
         let oldest_or_end = oldest.unwrap_or(count);
         // Retention: the entries that had to survive, from the lowest cursor that had to
         // survive on, are still readable. Only where the model knows that cursor exactly
@@ -203,7 +298,74 @@ impl Harness {
             }
         }
         let positions = self.check_cursors(tm, how, oldest, count)?;
-        Ok((checked, positions))
+        Ok(TopicFound {
+            checked,
+            positions,
+            version,
+        })
+    }
+
+    /// Checks the entries found (`count` in all, `got` read from `oldest` on) against one
+    /// version of the topic: how many had to survive, a cut between appends, and every
+    /// byte. `Err` holds the violation's kind and message.
+    #[allow(clippy::too_many_arguments)] // reason: what one restart found, and the version
+    fn check_version(
+        &self,
+        v: &Version<'_>,
+        how: Restart,
+        proven: u64,
+        count: u64,
+        oldest: Option<u64>,
+        got: &[wal::Entry],
+    ) -> Result<(), (ViolationKind, String)> {
+        let appended = v.entries.len() as u64;
+        let which = match v.before_cut {
+            None => String::new(),
+            Some(s) => format!(" (as before the suffix truncation at step seq {s})"),
+        };
+        let must = match how {
+            Restart::Clean => v.entries.len(),
+            Restart::Kill => v.durable.max(v.written),
+            Restart::Power => v.durable,
+        }
+        .max(v.seqs.partition_point(|&s| s <= proven)) as u64;
+        if count < must {
+            return Err((
+                ViolationKind::LostDurable,
+                format!(
+                    "{count} entries after a {how:?} restart, {must} of {appended} had to survive{which}"
+                ),
+            ));
+        }
+        if count > appended {
+            return Err((
+                ViolationKind::Invented,
+                format!(
+                    "{count} entries after a {how:?} restart, only {appended} were appended{which}"
+                ),
+            ));
+        }
+        if !v.boundaries.contains(&(count as usize)) {
+            return Err((
+                ViolationKind::TornBatch,
+                format!(
+                    "cut at {count} entries, inside a batch (appends end at {:?}){which}",
+                    v.boundaries
+                ),
+            ));
+        }
+        if let Some(o) = oldest {
+            for (i, e) in got.iter().enumerate() {
+                let offset = o + i as u64;
+                if e.offset != offset || v.entries.get(offset as usize) != Some(&e.data) {
+                    return Err((
+                        ViolationKind::Invented,
+                        format!("entry {} (the {i}th read from {o}) is not what was appended at that offset{which}", e.offset),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The lowest position of a cursor that had to survive `how`, if the model knows it
@@ -295,7 +457,8 @@ impl Harness {
         Ok(found)
     }
 
-    /// The model takes what survived as the new truth.
+    /// The model takes what survived as the new truth: `version` of the topic (see
+    /// `TopicModel::versions`), cut at `count` entries.
     fn adopt(
         &mut self,
         t: usize,
@@ -303,6 +466,7 @@ impl Harness {
         count: u64,
         oldest: Option<u64>,
         positions: Vec<(Reader, u64)>,
+        version: usize,
     ) {
         let reregistered = self.model.next_seq();
         let durable = how != Restart::Kill;
@@ -312,6 +476,17 @@ impl Harness {
             *tm = TopicModel::new(tm.name.clone());
             return;
         };
+        if version > 0 {
+            // The suffix truncations from that one on were lost.
+            let cut = tm.cuts.len() - version;
+            let before = tm.cuts.swap_remove(cut);
+            tm.entries = before.entries;
+            tm.seqs = before.seqs;
+            tm.boundaries = before.boundaries;
+            tm.durable = before.durable;
+            tm.written = before.written;
+        }
+        tm.cuts.clear();
         let n = count as usize;
         tm.entries.truncate(n);
         tm.seqs.truncate(n);

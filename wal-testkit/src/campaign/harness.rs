@@ -46,6 +46,8 @@ pub(crate) struct Harness {
     crash_count: u64,
     /// The oldest segment id seen at the last restart.
     first_segment: u64,
+    /// What `on_durable` callbacks said, as they said it (see `raft.rs`).
+    pub(super) notices: super::raft::Notices,
 }
 
 impl Harness {
@@ -68,6 +70,7 @@ impl Harness {
             op: "open".into(),
             crash_count: 0,
             first_segment: 1,
+            notices: super::raft::Notices::default(),
         };
         let wal = h
             .open()
@@ -148,6 +151,7 @@ impl Harness {
     }
 
     fn run_op(&mut self, op: &Op) -> Result<(), Violation> {
+        self.take_notices(false)?;
         if self.dead && !op.restarts() {
             return Ok(());
         }
@@ -184,6 +188,10 @@ impl Harness {
             },
             Op::WaitDurable { topic: t } => self.wait_durable(topic(t)),
             Op::TruncateBefore { topic: t, at } => self.truncate(topic(t), at),
+            Op::TruncateFrom { topic: t, at } => self.truncate_from(topic(t), at),
+            Op::StartAt { topic: t, skip } => self.start_at(topic(t), skip),
+            Op::SetMeta { topic: t, key, len } => self.set_meta(topic(t), key, len),
+            Op::OnDurable => self.on_durable(),
             Op::Reclaim => self.reclaim(),
             Op::Concurrent {
                 writers,
@@ -596,6 +604,18 @@ impl Harness {
         let offset = oldest + (count.saturating_sub(oldest)) * u64::from(at) / 255;
         let seq = self.model.next_seq();
         let result = self.wal().truncate_before(&name, offset);
+        self.truncated_before(t, offset, seq, result)
+    }
+
+    /// The model follows `truncate_before(offset)` at `seq`, which returned `result`: the
+    /// floor and the cursors move up to `offset`.
+    pub(super) fn truncated_before(
+        &mut self,
+        t: usize,
+        offset: u64,
+        seq: u64,
+        result: wal::Result<()>,
+    ) -> Result<(), Violation> {
         let tm = &mut self.model.topics[t];
         tm.floor.upper = tm.floor.upper.max(offset);
         for c in tm.cursors.values_mut() {
@@ -655,8 +675,19 @@ impl Harness {
         } else {
             how
         };
+        let closed = match how {
+            Restart::Clean => wal.close(),
+            Restart::Kill | Restart::Power => {
+                wal.abandon();
+                Ok(())
+            }
+        };
+        // Every callback of the instance has been told by now: after a clean close that
+        // all is durable, else closing told the rest that the log closed.
+        self.take_notices(!(how == Restart::Clean && closed.is_ok()))?;
+        self.check_all_told()?;
         match how {
-            Restart::Clean => match wal.close() {
+            Restart::Clean => match closed {
                 Ok(()) => self.model.all_durable(),
                 Err(e) if power::is_off(&self.backend) => {
                     tracing::debug!(error = %e, "the power went off during close");
@@ -668,7 +699,7 @@ impl Harness {
                     )
                 }
             },
-            Restart::Kill | Restart::Power => wal.abandon(),
+            Restart::Kill | Restart::Power => {}
         }
         if how == Restart::Power {
             self.power_loss(mode.unwrap_or_else(|| self.next_mode()))?;

@@ -10,6 +10,14 @@
 //!
 //! All bounds are lower bounds: the log may make more durable than the model knows (a
 //! timer sync, a rollover), never less.
+//!
+//! A suffix truncation (`truncate_from`) keeps the topic as it was before it ([`Cut`]):
+//! until the truncation is known to survive, a crash may bring that version back. A
+//! topic start past the end (`truncate_before` past the end, or on a new topic) is
+//! modelled as an atomic batch of [`PHANTOM`] entries up to the start, below the floor,
+//! which no read ever returns. Metadata values keep their history ([`MetaModel`]), so a
+//! restart can tell which one survived; the log's one global order says that everything
+//! before a surviving value survived too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,6 +76,17 @@ impl Persisted {
         self.durable = durable;
     }
 
+    /// A suffix truncation at `k` moved the value back to at most `k` (lower bounds may
+    /// only drop; the highest value the log may hold stays).
+    pub fn clamp(&mut self, k: u64) {
+        self.now = self.now.min(k);
+        self.written = self.written.min(k);
+        self.durable = self.durable.min(k);
+        for (_, v) in &mut self.pending {
+            *v = (*v).min(k);
+        }
+    }
+
     /// After a restart the log holds `v`; `durable` says whether it survives a power loss
     /// from now on.
     pub fn adopt(&mut self, v: u64, durable: bool) {
@@ -121,6 +140,49 @@ impl Existence {
     }
 }
 
+/// The payload the model holds for the offsets a topic start skipped: never a payload
+/// [`payload`] makes (its first 8 bytes would be offset `u64::MAX`), never read back.
+pub(crate) const PHANTOM: &[u8] = &[0xff; 17];
+
+/// A topic as it was before a suffix truncation, kept while a crash may still undo it.
+#[derive(Debug, Clone)]
+pub(crate) struct Cut {
+    /// The truncation's sequence number.
+    pub seq: u64,
+    /// Whether the truncation survives a crash.
+    pub survives: Existence,
+    /// The topic before it: entries, their sequence numbers, counts a crash may cut at.
+    pub entries: Vec<Vec<u8>>,
+    pub seqs: Vec<u64>,
+    pub boundaries: BTreeSet<usize>,
+    /// Entries of that version that survive a power loss, and a process crash.
+    pub durable: usize,
+    pub written: usize,
+}
+
+/// The values metadata key of a topic was set to, in order, and how many of them must
+/// survive (the last surviving one is at least the `durable`-th).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MetaModel {
+    /// (sequence number of the `set_meta`, value).
+    pub values: Vec<(u64, Vec<u8>)>,
+    pub durable: usize,
+    pub written: usize,
+}
+
+impl MetaModel {
+    fn durable_upto(&mut self, seq: u64) {
+        let n = self.values.partition_point(|(s, _)| *s <= seq);
+        self.durable = self.durable.max(n);
+        self.written = self.written.max(n);
+    }
+
+    fn written_upto(&mut self, seq: u64) {
+        let n = self.values.partition_point(|(s, _)| *s <= seq);
+        self.written = self.written.max(n);
+    }
+}
+
 /// One cursor of a topic.
 #[derive(Debug, Clone)]
 pub(crate) struct CursorModel {
@@ -147,6 +209,10 @@ pub(crate) struct TopicModel {
     /// The truncation floor (`truncate_before`).
     pub floor: Persisted,
     pub cursors: BTreeMap<Reader, CursorModel>,
+    /// Suffix truncations a crash may still undo, oldest first.
+    pub cuts: Vec<Cut>,
+    /// Metadata by key.
+    pub meta: BTreeMap<String, MetaModel>,
 }
 
 impl TopicModel {
@@ -169,6 +235,8 @@ impl TopicModel {
             written: 0,
             floor: Persisted::at(0),
             cursors,
+            cuts: Vec::new(),
+            meta: BTreeMap::new(),
         }
     }
 
@@ -194,6 +262,62 @@ impl TopicModel {
         self.boundaries.insert(self.entries.len());
     }
 
+    /// `truncate_from(k)` by the record at `seq`: the entries from `k` on go, cursors move
+    /// back to `k`; the version before is kept until the truncation surely survives.
+    pub fn cut(&mut self, k: u64, seq: u64) {
+        let k = k as usize;
+        if k >= self.entries.len() {
+            return;
+        }
+        self.cuts.push(Cut {
+            seq,
+            survives: Existence::Pending(seq),
+            entries: self.entries.clone(),
+            seqs: self.seqs.clone(),
+            boundaries: self.boundaries.clone(),
+            durable: self.durable,
+            written: self.written,
+        });
+        self.entries.truncate(k);
+        self.seqs.truncate(k);
+        self.boundaries.retain(|&b| b <= k);
+        self.boundaries.insert(k);
+        self.durable = self.durable.min(k);
+        self.written = self.written.min(k);
+        for c in self.cursors.values_mut() {
+            c.pos.clamp(k as u64);
+        }
+    }
+
+    /// The versions of the topic a crash may leave, as (entries, sequence numbers, counts
+    /// a crash may cut at, entries that survive a power loss, entries that survive a
+    /// process crash): the current one first, then the one before each suffix truncation
+    /// that may be lost (`lost` says which may).
+    pub fn versions(&self, lost: impl Fn(&Existence) -> bool) -> Vec<Version<'_>> {
+        let mut out = vec![Version {
+            entries: &self.entries,
+            seqs: &self.seqs,
+            boundaries: &self.boundaries,
+            durable: self.durable,
+            written: self.written,
+            before_cut: None,
+        }];
+        for c in self.cuts.iter().rev() {
+            if !lost(&c.survives) {
+                break;
+            }
+            out.push(Version {
+                entries: &c.entries,
+                seqs: &c.seqs,
+                boundaries: &c.boundaries,
+                durable: c.durable,
+                written: c.written,
+                before_cut: Some(c.seq),
+            });
+        }
+        out
+    }
+
     /// The lowest durable cursor among cursors whose existence is durable: every durable
     /// entry from there on must stay readable after a power loss.
     pub fn min_durable_cursor(&self) -> u64 {
@@ -213,6 +337,19 @@ impl TopicModel {
             .min()
             .unwrap_or(u64::MAX)
     }
+}
+
+/// One version of a topic (see [`TopicModel::versions`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Version<'a> {
+    pub entries: &'a [Vec<u8>],
+    pub seqs: &'a [u64],
+    pub boundaries: &'a BTreeSet<usize>,
+    pub durable: usize,
+    pub written: usize,
+    /// The sequence number of the suffix truncation this version precedes (`None`: the
+    /// current version).
+    pub before_cut: Option<u64>,
 }
 
 /// The whole model: the topics and the sequence numbers.
@@ -279,6 +416,15 @@ impl Model {
                 c.pos.durable_upto(seq);
                 c.exists.durable_upto(seq);
             }
+            for c in &mut t.cuts {
+                c.survives.durable_upto(seq);
+                let n = c.seqs.partition_point(|&s| s <= seq);
+                c.durable = c.durable.max(n);
+                c.written = c.written.max(n);
+            }
+            for m in t.meta.values_mut() {
+                m.durable_upto(seq);
+            }
         }
     }
 
@@ -292,6 +438,14 @@ impl Model {
             }
             for c in t.cursors.values_mut() {
                 c.exists.written_upto(seq);
+            }
+            for c in &mut t.cuts {
+                c.survives.written_upto(seq);
+                let n = c.seqs.partition_point(|&s| s <= seq);
+                c.written = c.written.max(n);
+            }
+            for m in t.meta.values_mut() {
+                m.written_upto(seq);
             }
         }
     }

@@ -110,6 +110,34 @@ pub enum Op {
         /// Where in the retained range.
         at: u8,
     },
+    /// `truncate_from` at the point `at / 255` of the way from the oldest retained offset
+    /// to the end (255: the end itself, which changes nothing).
+    TruncateFrom {
+        /// Topic number.
+        topic: u8,
+        /// Where in the retained range.
+        at: u8,
+    },
+    /// `truncate_before` past the topic's end (its next offset + 1 + `skip`), so that the
+    /// topic starts there; on a topic not created yet, a topic that starts there.
+    StartAt {
+        /// Topic number.
+        topic: u8,
+        /// Offsets skipped beyond the next one.
+        skip: u8,
+    },
+    /// `set_meta` of key `k{key % 3}` to a fresh value of `len` bytes (at most 99).
+    SetMeta {
+        /// Topic number.
+        topic: u8,
+        /// Key number.
+        key: u8,
+        /// Value length.
+        len: u16,
+    },
+    /// `on_durable`: a callback that tells the harness; when it says `Ok`, everything
+    /// before it must survive any crash.
+    OnDurable,
     /// `Wal::reclaim`.
     Reclaim,
     /// `writers` threads (1 to 3) append `appends` entries or batches each to topics
@@ -270,7 +298,24 @@ impl Op {
     pub(crate) fn random(rng: &mut Rng, mix: &Mix) -> Self {
         let topic = rng.below(u64::from(mix.topics.clamp(1, TOPICS))) as u8;
         let reads = if mix.drain { 2 } else { 1 };
-        let weights = [30, 10, 15 * reads, 8 * reads, 6, 6, 5, 3, 5, 4, 2, 2];
+        let weights = [
+            30,
+            10,
+            15 * reads,
+            8 * reads,
+            6,
+            6,
+            5,
+            3,
+            5,
+            4,
+            2,
+            2,
+            3,
+            1,
+            4,
+            4,
+        ];
         match rng.weighted(&weights) {
             0 => Self::Append {
                 topic,
@@ -321,7 +366,23 @@ impl Op {
                 churn: rng.chance(1, 2),
             },
             10 => Self::Reopen,
-            _ => Self::Kill,
+            11 => Self::Kill,
+            12 => Self::TruncateFrom {
+                topic,
+                at: rng.below(256) as u8,
+            },
+            13 => Self::StartAt {
+                topic,
+                skip: rng.below(20) as u8,
+            },
+            14 => Self::SetMeta {
+                topic,
+                key: rng.below(3) as u8,
+                // Short: three keys on three topics stay within the table every 4 KiB
+                // segment repeats (half a segment).
+                len: rng.below(100) as u16,
+            },
+            _ => Self::OnDurable,
         }
     }
 }
