@@ -514,6 +514,28 @@ mod tests {
         ));
     }
 
+    /// The bytes `docs/format.md` shows in its worked example.
+    #[test]
+    fn the_worked_example_of_docs_format_md() {
+        let hex = |s: &str| -> Vec<u8> {
+            s.split_whitespace()
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect()
+        };
+        let mut file = encode_segment_header(1).to_vec();
+        encode_record(&mut file, 1, RecordKind::TopicDef, 0, 0, 0, 0, b"t");
+        encode_record(&mut file, 1, RecordKind::Entry, 0, 0, 0, 0, b"hi");
+        let doc = hex(concat!(
+            "89 57 41 4c 53 45 47 0a 02 00 00 00 20 00 00 00 ",
+            "01 00 00 00 00 00 00 00 00 00 00 00 37 e9 46 e8 ",
+            "5c 1f e4 b8 01 00 00 00 02 00 00 00 00 00 00 00 ",
+            "00 00 00 00 00 00 00 00 74 00 00 00 00 00 00 00 ",
+            "a7 8c 09 4e 02 00 00 00 01 00 00 00 00 00 00 00 ",
+            "00 00 00 00 00 00 00 00 68 69 00 00 00 00 00 00",
+        ));
+        assert_eq!(file, doc);
+    }
+
     #[test]
     fn max_overhead_is_within_budget() {
         for len in 0..64 {

@@ -29,6 +29,8 @@ use crate::storage::Backend;
 /// [`GroupCommit`]'s progress lock and [`Tail`]'s generation lock are taken with no other
 /// engine lock held (appenders drop `state` before they notify), and neither is held
 /// across I/O; rollover is the one place that holds `state` across I/O (segment creation).
+/// The `on_durable` queue's lock (`DurableWatchers`, inside [`GroupCommit`]) is taken the
+/// same way, and released while callbacks run.
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// Where the log lives, its settings, its storage and its counters: fixed once open.
