@@ -69,7 +69,8 @@ fn hostile(open: OpenDefects) -> impl Strategy<Value = Mutation> {
 }
 
 /// Records with a valid checksum that cannot invent content: cursors of the known
-/// consumers, sync marks, truncations, and entries of topics that do not exist. While
+/// consumers, sync marks, truncations from either end, metadata (which no check reads),
+/// and entries of topics that do not exist. While
 /// defect 10 (flags on records that are not entries) is open, their flags are 0; while a
 /// cursor past the end is clamped in memory only, forged cursors are at offset 0.
 fn forge(open: OpenDefects) -> impl Strategy<Value = Mutation> {
@@ -77,6 +78,8 @@ fn forge(open: OpenDefects) -> impl Strategy<Value = Mutation> {
         Just(RecordKind::Cursor),
         Just(RecordKind::SyncMark),
         Just(RecordKind::Truncate),
+        Just(RecordKind::TruncateFrom),
+        Just(RecordKind::Meta),
         Just(RecordKind::Entry),
     ];
     let flags = if open.flags_on_non_entries {
@@ -111,6 +114,9 @@ fn forge(open: OpenDefects) -> impl Strategy<Value = Mutation> {
                     RecordKind::Entry => (topic + 3, 0, payload, offset),
                     RecordKind::Cursor if open.cursor_past_the_end => (topic, flags, payload, 0),
                     RecordKind::Cursor => (topic, flags, payload, offset),
+                    // A name is a payload of one of three kinds: a key length past its end,
+                    // a key and a value, or not UTF-8.
+                    RecordKind::Meta => (topic, flags, payload, 0),
                     _ => (topic, flags, Vec::new(), offset),
                 };
                 Mutation::Forge {
