@@ -46,7 +46,7 @@ Exit status:
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Topics, entries and bytes per topic, segments, cursors and consumers with their
-    /// lag, and what retention could reclaim.
+    /// lag, metadata keys, and what retention could reclaim.
     #[command(after_help = STATS_HELP)]
     Stats(StatsArgs),
     /// Print entries with their offset, size, segment and position.

@@ -3,7 +3,7 @@
 //! It looks inside a log directory the way an operator needs at 3 a.m.:
 //!
 //! - `wal stats DIR`: topics, entries and bytes per topic, segments, cursors and named
-//!   consumers with their lag, and what retention could reclaim;
+//!   consumers with their lag, metadata keys, and what retention could reclaim;
 //! - `wal dump DIR`: entries with offset, size, segment and position (text or JSON);
 //! - `wal verify DIR`: every checksum and the structure, as recovery would check them;
 //! - `wal repair DIR`: cuts a torn tail or sets damage aside, keeping a copy;

@@ -55,6 +55,7 @@ fn stats_shows_topics_counts_cursors_and_consumer_lag() {
         billing.read_next(true).unwrap().unwrap();
         billing.read_next(true).unwrap().unwrap();
         wal.read_next("orders", true).unwrap().unwrap();
+        wal.set_meta("orders", "vote", b"term 3").unwrap();
         wal.close().unwrap();
     }
     let before = snapshot(dir.path());
@@ -72,6 +73,7 @@ fn stats_shows_topics_counts_cursors_and_consumer_lag() {
         ))
         .stdout(predicate::str::is_match(r"shared cursor\s+at 1\s+lag 4").unwrap())
         .stdout(predicate::str::is_match(r#"consumer "billing"\s+at 2\s+lag 3"#).unwrap())
+        .stdout(predicate::str::contains(r#"metadata "vote": 6 B"#))
         .stdout(predicate::str::contains("reclaimable:  nothing"));
 
     let out = wal()
@@ -97,6 +99,8 @@ fn stats_shows_topics_counts_cursors_and_consumer_lag() {
         (billing["position"].as_u64(), billing["lag"].as_u64()),
         (Some(2), Some(3))
     );
+    assert_eq!(orders["metadata"][0]["key"], "vote");
+    assert_eq!(orders["metadata"][0]["bytes"], 6);
     assert_eq!(snapshot(dir.path()), before, "stats changed the log");
 }
 

@@ -132,6 +132,12 @@ fn text_report(args: &StatsArgs, ins: &Inspection, diagnosis: &Diagnosis) -> Str
                 t.next_offset.saturating_sub(*pos)
             ));
         }
+        for (key, value) in &t.meta {
+            line(format!(
+                "  metadata {key:?}: {}",
+                human_bytes(value.len() as u64)
+            ));
+        }
     }
     s
 }
@@ -169,6 +175,10 @@ fn json_report(args: &StatsArgs, ins: &Inspection, diagnosis: &Diagnosis) -> Str
                 "consumer": if name.is_empty() { None } else { Some(name) },
                 "position": pos,
                 "lag": t.next_offset.saturating_sub(*pos),
+            })).collect::<Vec<_>>(),
+            "metadata": t.meta.iter().map(|(key, value)| json!({
+                "key": key,
+                "bytes": value.len(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
