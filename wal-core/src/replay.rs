@@ -1,7 +1,7 @@
 //! Replaying records into the topic table: what recovery and `inspect` rebuild from the
 //! records the walker decodes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::format::{RecordHeader, RecordKind, FLAG_BATCH, FLAG_BATCH_END, FLAG_CURSOR_DELETE};
 use crate::topic::{validate_topic_name, TopicState};
@@ -15,7 +15,12 @@ pub(crate) struct Replayer {
     staged: Vec<(u64, u64, u32, u32)>,
     staged_topic: u32,
     /// Topics declared by a `TopicDef` in the segment being scanned.
-    declared_here: std::collections::HashSet<u32>,
+    declared_here: HashSet<u32>,
+    /// Topics first defined in the segment being scanned.
+    created_here: HashSet<u32>,
+    /// (topic, is a metadata key, name) of the cursors and metadata values a record of
+    /// the segment being scanned states.
+    stated_here: HashSet<(u32, bool, String)>,
 }
 
 impl Replayer {
@@ -75,6 +80,9 @@ impl Replayer {
                         h.offset, t.next_offset
                     ));
                 }
+                self.stated_here
+                    .insert((h.topic, false, consumer.to_owned()));
+                let t = &mut self.list[h.topic as usize];
                 if h.flags & FLAG_CURSOR_DELETE != 0 {
                     if consumer.is_empty() {
                         return Err("a deletion of the shared cursor".into());
@@ -114,6 +122,7 @@ impl Replayer {
                 validate_topic_name(key).map_err(|e| format!("metadata key: {e}"))?;
                 let t = self.topic_mut(h.topic)?;
                 t.meta.insert(key.to_owned(), value.to_vec());
+                self.stated_here.insert((h.topic, true, key.to_owned()));
                 Ok(())
             }
             RecordKind::SyncMark => Ok(()),
@@ -122,12 +131,32 @@ impl Replayer {
 
     pub(crate) fn begin_segment(&mut self) {
         self.declared_here.clear();
+        self.created_here.clear();
+        self.stated_here.clear();
     }
 
-    /// Known topics that the last scanned segment does not declare.
+    /// Known topics that the last scanned segment does not describe in full: no
+    /// `TopicDef`, or a cursor or metadata value that no record of the segment states
+    /// (a torn tail that cut into its preamble). Without them the segment would lose
+    /// that state once the segments before it are deleted. A topic first defined in the
+    /// segment needs no record for its shared cursor: nothing before the segment moved it.
     pub(crate) fn undeclared_in_segment(&self) -> Vec<u32> {
-        (0..self.list.len() as u32)
-            .filter(|id| !self.declared_here.contains(id))
+        let stated = |id: u32, meta: bool, name: &str| {
+            self.stated_here.contains(&(id, meta, name.to_owned()))
+        };
+        self.list
+            .iter()
+            .filter(|t| {
+                let id = t.id;
+                !self.declared_here.contains(&id)
+                    || t.cursors.keys().any(|c| {
+                        let fresh_shared = c.as_str() == crate::topic::SHARED_CURSOR
+                            && self.created_here.contains(&id);
+                        !(stated(id, false, c) || fresh_shared)
+                    })
+                    || t.meta.keys().any(|k| !stated(id, true, k))
+            })
+            .map(|t| t.id)
             .collect()
     }
 
@@ -171,6 +200,7 @@ impl Replayer {
             return Err(format!("topic {name:?} defined twice"));
         }
         self.topics.insert(name.to_owned(), h.topic);
+        self.created_here.insert(h.topic);
         self.list
             .push(TopicState::new(h.topic, name.to_owned(), h.offset));
         Ok(())

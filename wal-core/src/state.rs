@@ -243,7 +243,8 @@ impl Shared {
     }
 
     /// Declares topics `ids` again in the active segment (after a torn tail cut into its
-    /// preamble), so that the segment describes every topic it may hold entries of.
+    /// preamble), so that the segment describes every topic, cursor and metadata value
+    /// on its own; no earlier segment is deleted before these records are durable.
     pub(crate) fn redeclare(&self, ids: &[u32]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
@@ -259,6 +260,11 @@ impl Shared {
             }
             let synced = st.synced_in_active(self.commit.durable_lsn());
             st.declare_topic(id, synced, cap);
+        }
+        // Like a preamble: the segments before may go only once these are durable.
+        let (active, end) = (st.active.id, st.active.end);
+        if let Some(meta) = st.segments.get_mut(&active) {
+            meta.preamble_end = meta.preamble_end.max(end);
         }
         Ok(())
     }

@@ -281,6 +281,10 @@ fn print_campaign(r: &Report) {
         r.duration
     );
     println!(
+        "campaign: {} suffix truncations undone by a crash, {} metadata values checked, {} on_durable callbacks told Ok",
+        s.truncations_undone, s.meta_checked, s.durable_notices
+    );
+    println!(
         "campaign: {} lost durable, {} invented, {} torn batches, {} cursors out of contract, {} retention out of contract, {} unopenable, {} unexpected",
         r.lost_durable, r.invented, r.torn_batches, r.cursor, r.retention, r.unopenable, r.unexpected
     );

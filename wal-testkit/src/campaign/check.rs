@@ -97,6 +97,7 @@ impl Harness {
                 version,
             } = self.check_topic(t, how, proven)?;
             self.stats.entries_checked += checked;
+            self.stats.truncations_undone += u64::from(version > 0);
             let (count, oldest) = {
                 let name = &self.model.topics[t].name;
                 (
@@ -106,6 +107,7 @@ impl Harness {
             };
             self.adopt(t, how, count, oldest, positions, version);
         }
+        self.stats.meta_checked += meta_found.iter().filter(|f| f.2.is_some()).count() as u64;
         self.adopt_meta(how, meta_found);
         Ok(())
     }

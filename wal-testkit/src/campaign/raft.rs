@@ -190,6 +190,7 @@ impl Harness {
             }
             if what == Told::Durable {
                 self.model.durable_upto(seq);
+                self.stats.durable_notices += 1;
             }
         }
         Ok(())

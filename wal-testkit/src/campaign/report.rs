@@ -114,6 +114,13 @@ pub struct RunStats {
     pub segments_deleted: u64,
     /// Power losses per crash mode.
     pub by_mode: Vec<(CrashMode, u64)>,
+    /// Restarts after which a topic was as before a suffix truncation (the crash took the
+    /// truncation away, and nothing after it survived).
+    pub truncations_undone: u64,
+    /// Metadata values found and checked after restarts.
+    pub meta_checked: u64,
+    /// `on_durable` callbacks told `Ok` (each then made what it covers must-survive).
+    pub durable_notices: u64,
 }
 
 impl RunStats {
@@ -134,6 +141,9 @@ impl RunStats {
         self.entries_checked += other.entries_checked;
         self.segments_reclaimed += other.segments_reclaimed;
         self.segments_deleted += other.segments_deleted;
+        self.truncations_undone += other.truncations_undone;
+        self.meta_checked += other.meta_checked;
+        self.durable_notices += other.durable_notices;
         for &(mode, n) in &other.by_mode {
             match self.by_mode.iter_mut().find(|(m, _)| *m == mode) {
                 Some((_, total)) => *total += n,

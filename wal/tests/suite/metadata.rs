@@ -168,3 +168,51 @@ fn a_value_outlives_the_segment_it_was_written_in() {
     assert_eq!(wal.meta("log", "vote").as_deref(), Some(&b"term 9"[..]));
     assert_eq!(wal.oldest_offset("log"), Some(60));
 }
+
+/// Found by the campaign (seed 0x1414, run 23 on io_uring, a power loss in
+/// `LoseDirOps`): a torn tail cut the newest segment's preamble after a topic's
+/// definition and before its cursors and metadata. Recovery counted the topic as
+/// declared, so the segment never stated them again; once the segments before it were
+/// deleted, the next restart lost the value (and a named consumer). Recovery now declares
+/// again every topic whose cursors or metadata the last segment does not state, and no
+/// earlier segment goes before those records are durable.
+#[test]
+fn a_preamble_cut_after_a_definition_loses_no_metadata_or_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        common::builder_with_segments(dir.path(), 4096)
+            .fsync(FsyncSchedule::SyncEach)
+            .precreate_segments(false)
+            .open()
+            .unwrap()
+    };
+    let wal = open();
+    wal.set_meta("t", "vote", b"term 5").unwrap();
+    wal.consumer("t", "c").unwrap();
+    while wal.segment_count() < 2 {
+        wal.append_for_topic("t", &[7; 300]).unwrap();
+    }
+    wal.close().unwrap();
+    // Segment 2's preamble: TopicDef "t", its cursors, its metadata. Keep the definition,
+    // zero everything after it, as a torn tail would have left it.
+    let second = dir.path().join(common::segment_name(2));
+    let bytes = std::fs::read(&second).unwrap();
+    let def = wal_core::format::decode_header(&bytes[32..]).unwrap();
+    assert_eq!(def.kind, wal_core::format::RecordKind::TopicDef);
+    let cut = 32 + wal_core::format::record_size(def.len as usize) as u64;
+    let end = common::used_bytes(&second);
+    wal_testkit::logdir::zero_range(&second, cut..end);
+
+    let wal = open();
+    assert_eq!(wal.meta("t", "vote").as_deref(), Some(&b"term 5"[..]));
+    // Everything becomes reclaimable: segment 1 goes.
+    let end = wal.get_topic_entry_count("t");
+    wal.truncate_before("t", end).unwrap();
+    wal.sync().unwrap();
+    wal.reclaim().unwrap();
+    common::wait_until_gone(&dir.path().join(common::segment_name(1)));
+    wal.close().unwrap();
+    let wal = open();
+    assert_eq!(wal.meta("t", "vote").as_deref(), Some(&b"term 5"[..]));
+    assert_eq!(wal.consumers("t"), vec![("c".to_string(), end)]);
+}
