@@ -95,7 +95,9 @@ impl GroupCommit {
                     Ok(_) => self.watchers.fire(self.durable_lsn()),
                     Err(_) => self.watchers.fail(&self.poison),
                 }
-                result?;
+                if result? >= lsn {
+                    return Ok(());
+                }
                 p = lock(&self.progress);
                 continue;
             }
