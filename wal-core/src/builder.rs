@@ -156,9 +156,9 @@ impl<S: BackendSource> WalBuilder<S> {
         self
     }
 
-    /// Create the next segment ahead of time, zero-filled, once the active one is half
-    /// full (default on): rollover then does no file creation, and syncs write into blocks
-    /// that already exist, which is cheaper than converting preallocated extents.
+    /// Create the next segment ahead of time (blocks reserved, header written and synced)
+    /// once the active one is half full (default on): rollover then does no file
+    /// creation and no directory sync.
     pub fn precreate_segments(mut self, on: bool) -> Self {
         self.opts.files.precreate = on;
         self
