@@ -51,8 +51,8 @@ pub use wal_core::inspect;
 pub use wal_core::segment;
 pub use wal_core::{
     Backend as StorageBackend, BackendInfo, Consumer, Entry, Error, FlushRequest, Flusher,
-    FsyncSchedule, ReadConsistency, RecoveryMode, Result, SequentialFlusher, Stats, Storage,
-    TopicNameProblem,
+    FsyncSchedule, ReadConsistency, ReadVisibility, RecoveryMode, Result, SequentialFlusher, Stats,
+    Storage, TopicNameProblem,
 };
 
 /// An open write-ahead log: the engine's [`wal_core::Wal`], whose builder chooses among the
