@@ -87,7 +87,9 @@ pub enum ReadVisibility {
     /// durable. Under [`FsyncSchedule::SyncEach`] an entry is visible by the time its
     /// append returns; under [`FsyncSchedule::Milliseconds`] after the timer's next sync (or an
     /// earlier [`crate::Wal::sync`] / [`crate::Wal::wait_durable`]); under
-    /// [`FsyncSchedule::NoFsync`] only after a `sync` or `wait_durable` call covers it.
+    /// [`FsyncSchedule::NoFsync`] only once something syncs the log: [`crate::Wal::sync`],
+    /// [`crate::Wal::wait_durable`], or a call documented as durable when it returns
+    /// (such as [`crate::Consumer::seek`]).
     Durable,
 }
 

@@ -119,9 +119,10 @@
 //! - [`FsyncSchedule`] — when appends become durable. [`FsyncSchedule::SyncEach`]: an
 //!   append returns once its entry is durable (concurrent appenders share syncs).
 //!   [`FsyncSchedule::Milliseconds`]`(n)` (the default, 200): appends return at once; a
-//!   background thread syncs every `n` ms, so a crash loses at most the last `n` ms.
-//!   [`FsyncSchedule::NoFsync`]: nothing is synced unless asked; written to the OS every
-//!   10 ms. Under every schedule [`Wal::sync`] and [`Wal::wait_durable`] make everything
+//!   background thread syncs every `n` ms, so a crash loses about the last `n` ms at
+//!   most. [`FsyncSchedule::NoFsync`]: no timer syncs; data is written to the OS every
+//!   10 ms and synced only when asked (and at segment rollovers and a clean close). Under
+//!   every schedule [`Wal::sync`] and [`Wal::wait_durable`] make everything
 //!   before them durable at once: append many entries, then wait once.
 //! - [`ReadConsistency`] — how a checkpointed read persists the reader's position.
 //!   [`ReadConsistency::StrictlyAtOnce`] (the default) persists it before the read returns
@@ -135,8 +136,10 @@
 //!   crash or a power loss can take back an entry a reader has seen.
 //!   [`ReadVisibility::Durable`]: reads stop at the durable position
 //!   ([`Wal::durable_offset`]), as Kafka consumers stop at the committed offset; blocking
-//!   reads wake when a sync makes more durable, so under `Milliseconds(n)` readers see
-//!   entries up to `n` ms later, and under `NoFsync` only after a `sync`/`wait_durable`.
+//!   reads wake when a sync makes more durable, so under `Milliseconds(n)` readers see an
+//!   entry after the next timer sync, and under `NoFsync` only once something syncs the
+//!   log ([`Wal::sync`], [`Wal::wait_durable`], or a call documented as durable when it
+//!   returns, such as [`Consumer::seek`]).
 //!
 //! What the read consistency costs, measured with `wal/examples/producer_consumer.rs`
 //! (20,000 entries of 100 B appended one at a time under `Milliseconds(200)` while a
