@@ -13,7 +13,7 @@ use openraft::{
 use wal::{FsyncSchedule, Wal};
 
 use crate::codec::{decode, encode};
-use crate::error::{read_logs, to_io, write_logs, write_vote, Error, Result};
+use crate::error::{to_io, write_logs, write_vote, Error, Result};
 use crate::io::{blocking, durable};
 use crate::reader::WalLogReader;
 use crate::{wrap, Log};
@@ -145,6 +145,57 @@ impl<C: RaftTypeConfig> WalLogStore<C> {
             group: self.group.clone(),
             _types: PhantomData,
         }
+    }
+
+    /// What [`RaftLogStorage::append`] does, with a callback of your own (openraft's
+    /// `LogFlushed` can only be made by openraft): appends `entries` (consecutive, the
+    /// first one the index the log expects next) as one batch, and returns at once. `done`
+    /// runs once a sync covers them, on the log's flusher thread (it must not block), or
+    /// with the error that stopped the log. Entries at or below the last purged index are
+    /// skipped: they were applied and purged already.
+    pub fn append_with_callback<I>(
+        &mut self,
+        entries: I,
+        done: impl FnOnce(std::io::Result<()>) + Send + 'static,
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = C::Entry>,
+    {
+        let mut first = None;
+        let mut last = None;
+        let mut encoded = Vec::new();
+        let purged = self.last_purged.as_ref().map(|p| p.index);
+        for entry in entries {
+            let id = entry.get_log_id().clone();
+            if purged.is_some_and(|p| id.index <= p) {
+                // Already applied and purged (openraft's startup purges up to what the
+                // state machine applied, and may then be handed such entries again).
+                continue;
+            }
+            let want = first.map_or(id.index, |f: u64| f + encoded.len() as u64);
+            if id.index != want {
+                return Err(Error::NotContiguous {
+                    group: self.group.to_string(),
+                    expected: want,
+                    got: id.index,
+                });
+            }
+            first.get_or_insert(id.index);
+            encoded.push(encode(&entry, "entry", &self.group)?);
+            last = Some(id);
+        }
+        if let Some(first) = first {
+            if let Err(e) = self.append_encoded(first, &encoded) {
+                // Part of a split batch may be in: say what the log holds.
+                self.last_log_id = last_entry_id::<C>(&self.log, &self.group)?
+                    .or_else(|| self.last_purged.clone());
+                return Err(e);
+            }
+            self.last_log_id = last;
+        }
+        self.log
+            .on_durable(move |result| done(result.map_err(to_io)));
+        Ok(())
     }
 
     /// The first index the log holds, and the index the next append gets.
@@ -282,43 +333,8 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for WalLogStore<C> {
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut first = None;
-        let mut last = None;
-        let mut encoded = Vec::new();
-        let purged = self.last_purged.as_ref().map(|p| p.index);
-        for entry in entries {
-            let id = entry.get_log_id().clone();
-            if purged.is_some_and(|p| id.index <= p) {
-                // Already applied and purged (openraft's startup purges up to what the
-                // state machine applied, and may then be handed such entries again).
-                continue;
-            }
-            let want = first.map_or(id.index, |f: u64| f + encoded.len() as u64);
-            if id.index != want {
-                return Err(write_logs(Error::NotContiguous {
-                    group: self.group.to_string(),
-                    expected: want,
-                    got: id.index,
-                }));
-            }
-            first.get_or_insert(id.index);
-            encoded.push(encode(&entry, "entry", &self.group).map_err(write_logs)?);
-            last = Some(id);
-        }
-        if let Some(first) = first {
-            let appended = self.append_encoded(first, &encoded);
-            if let Err(e) = appended {
-                // Part of a split batch may be in: say what the log holds.
-                self.last_log_id = last_entry_id::<C>(&self.log, &self.group)
-                    .map_err(read_logs)?
-                    .or_else(|| self.last_purged.clone());
-                return Err(write_logs(e));
-            }
-            self.last_log_id = last;
-        }
-        self.log
-            .on_durable(move |result| callback.log_io_completed(result.map_err(to_io)));
-        Ok(())
+        self.append_with_callback(entries, move |result| callback.log_io_completed(result))
+            .map_err(write_logs)
     }
 
     /// Removes entries `log_id.index..`, durably before it returns (so that a crash
