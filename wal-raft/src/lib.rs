@@ -48,6 +48,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Status: a temporary adapter
+//!
+//! The engine calls this crate is written against (`truncate_from`, topics that start at
+//! any offset, per-topic metadata, `read_range` and `on_durable`) are being added to
+//! `wal`. Until they are, a temporary adapter provides them from today's API, with these
+//! differences: a group's entries live in topics named `{group}~g{N}` (a new one after
+//! each `truncate` that cuts entries, or purge past the end, which copies the entries it
+//! keeps), its metadata in a topic `{group}~meta`, and durability notifications come from
+//! a thread per store that calls `Wal::sync` for the appends queued at that moment.
+//!
 //! # Encoding
 //!
 //! Each Raft entry is one log entry, encoded with postcard: varint integers and no field
