@@ -342,3 +342,13 @@ async fn main() -> Result<(), BoxError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// `cargo test` runs the whole scenario too (the example is built with the test
+    /// harness: `test = true` in Cargo.toml), so the example cannot rot.
+    #[test]
+    fn the_scenario_runs_and_every_key_survives_the_restart() {
+        super::main().unwrap();
+    }
+}
