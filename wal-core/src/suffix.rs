@@ -37,7 +37,8 @@ impl<S> Wal<S> {
     ///     .dir(dir.path())
     ///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
     ///     .open()?;
-    /// wal.batch_append_for_topic("raft", &[b"t1", b"t1", b"t2-stale", b"t2-stale"])?;
+    /// // Entries of terms 1 and 2; the leader of term 3 never had the term-2 ones.
+    /// wal.batch_append_for_topic("raft", &[b"t1", b"t1", b"t2", b"t2"])?;
     /// wal.truncate_from("raft", 2)?;
     /// assert_eq!(wal.get_topic_entry_count("raft"), 2);
     /// assert_eq!(wal.append_for_topic("raft", b"t3")?, 2);

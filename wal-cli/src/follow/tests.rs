@@ -266,7 +266,7 @@ fn bytes_that_are_not_a_record_in_a_finished_segment_are_reported_and_skipped() 
 fn a_suffix_truncation_is_reported_and_the_replacing_entries_are_shown() {
     let dir = tempfile::tempdir().unwrap();
     let wal = open(dir.path(), 64 << 10);
-    wal.batch_append_for_topic("t", &[b"0", b"1", b"2-old", b"3-old"])
+    wal.batch_append_for_topic("t", &[&b"0"[..], b"1", b"2-old", b"3-old"])
         .unwrap();
     let mut f = Follower::new(dir.path(), "t", 1, 0, 0);
     assert_eq!(entries(&look(&mut f)).len(), 4);
