@@ -86,7 +86,13 @@ impl GroupCommit {
             if p.durable_lsn >= lsn {
                 return Ok(());
             }
-            self.poison.check()?;
+            if let Err(e) = self.poison.check() {
+                // This thread may have been woken to lead the next flush: leaving without
+                // a word would leave every other waiter parked for a flush nobody starts
+                // (the log was poisoned outside a flush, by a write).
+                wake_all(&mut p);
+                return Err(e);
+            }
             if !p.flush_in_flight {
                 p.flush_in_flight = true;
                 drop(p);
@@ -205,5 +211,43 @@ mod tests {
             assert!(t.join().unwrap().is_err());
         }
         assert!(lock(&gc.progress).waiters.is_empty());
+    }
+
+    /// Found by the power-loss campaign (seed 0x2222, run 1: a hang): the log poisoned by
+    /// a failed write while a flush that covers nobody runs. Its leader wakes the next
+    /// leader, which sees the poison and returns; the waiters behind it must be woken too.
+    #[test]
+    fn a_poison_outside_a_flush_reaches_every_parked_waiter() {
+        let gc = Arc::new(GroupCommit::new(0));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        let (done, finished) = std::sync::mpsc::channel();
+        // Detached threads: a waiter left parked fails the test instead of hanging it.
+        let (g, r, d) = (gc.clone(), released.clone(), done.clone());
+        std::thread::spawn(move || {
+            let result = g.wait(5, || {
+                lock(&r).recv().unwrap();
+                Ok(0) // a flush that makes nothing new durable
+            });
+            d.send(result.is_err()).unwrap();
+        });
+        while !lock(&gc.progress).flush_in_flight {
+            std::thread::yield_now();
+        }
+        for lsn in [10, 20] {
+            let (g, d) = (gc.clone(), done.clone());
+            std::thread::spawn(move || d.send(g.wait(lsn, || Ok(lsn)).is_err()).unwrap());
+        }
+        while lock(&gc.progress).waiters.len() < 2 {
+            std::thread::yield_now();
+        }
+        gc.poison().set(crate::Error::Closed);
+        release.send(()).unwrap();
+        for _ in 0..3 {
+            let failed = finished
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("a waiter was left parked");
+            assert!(failed);
+        }
     }
 }
