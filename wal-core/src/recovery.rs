@@ -220,7 +220,7 @@ pub(crate) fn recover(
             segments,
             active,
             pending: Default::default(),
-            suffix_cut_lsn: 0,
+            truncation_lsn: 0,
         },
         handles,
     })

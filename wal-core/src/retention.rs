@@ -3,6 +3,7 @@
 
 use std::io;
 
+use crate::config::FsyncSchedule;
 use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind, MAX_RECORD_OFFSET};
 use crate::lock::lock;
@@ -15,8 +16,11 @@ impl<S> Wal<S> {
     /// Forgets the entries of `topic` below `offset`, for programs that track their own
     /// positions (a Raft log after a snapshot). Reads of them give
     /// [`Error::OffsetReclaimed`]; cursors below `offset` move up to it; segments holding
-    /// nothing else that is needed are deleted. The truncation is written to the OS before
-    /// this returns and is durable with the next sync.
+    /// nothing else that is needed are deleted. Durable like an append: under
+    /// [`FsyncSchedule::SyncEach`] this returns once the truncation is durable; under the
+    /// other schedules it is written to the OS before this returns and durable with the
+    /// next sync. No segment is deleted before it is durable (a crash that lost it would
+    /// bring the entries back).
     ///
     /// On an empty or new topic, or with `offset` past the topic's end, the topic then
     /// *starts* at `offset`: every entry it held is gone, its next append gets `offset`,
@@ -69,13 +73,18 @@ impl<S> Wal<S> {
                     let synced = st.synced_in_active(shared.commit.durable_lsn());
                     st.encode(RecordKind::Truncate, 0, id, offset, &[], synced, cap);
                     let lsn = st.lsn_end();
+                    st.truncation_lsn = lsn;
                     let durable = shared.commit.durable_lsn();
                     st.topic_list[id as usize].truncate_before(offset, lsn, durable);
                 }
             }
             st.lsn_end()
         };
-        shared.ensure_written(lsn)?;
+        if shared.env.opts.durability.fsync == FsyncSchedule::SyncEach {
+            shared.wait_durable_lsn(lsn)?;
+        } else {
+            shared.ensure_written(lsn)?;
+        }
         shared.signals.doorbell.ring_maintain();
         Ok(())
     }
@@ -109,8 +118,9 @@ impl Shared {
     ///   every topic and cursor) is durable, so the log stays self-describing;
     /// - every entry in it is behind every *durable* cursor of its topic (a cursor record
     ///   that a power loss can still take away does not count);
-    /// - the last suffix truncation is durable (a power loss that takes it away brings back
-    ///   the entries it dropped from the index);
+    /// - the last truncation (`truncate_before`, `truncate_from`) is durable: it dropped
+    ///   entries from the index at once, and a power loss that takes it away brings them
+    ///   back;
     /// - the retention policy (`retain_bytes`, `retain_age`) does not keep it.
     pub(crate) fn reclaim(&self) -> Result<usize> {
         let mut dropped = 0;
@@ -126,7 +136,7 @@ impl Shared {
                 break;
             };
             let durable = self.commit.durable_lsn();
-            if durable < next.base_lsn + next.preamble_end || durable < st.suffix_cut_lsn {
+            if durable < next.base_lsn + next.preamble_end || durable < st.truncation_lsn {
                 break;
             }
             let retained_after: u64 = st.segments.values().skip(1).map(|m| m.capacity).sum();

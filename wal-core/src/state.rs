@@ -19,10 +19,11 @@ pub(crate) struct State {
     pub active: ActiveSegment,
     pub segments: BTreeMap<u64, SegmentMeta>,
     pub pending: PendingQueue,
-    /// The LSN just past the last suffix truncation (`truncate_from`). Until it is durable
-    /// no segment is deleted: the truncated entries are out of the index, and a crash that
-    /// loses the truncation brings them back, so their segments must still be there.
-    pub suffix_cut_lsn: u64,
+    /// The LSN just past the last truncation record (`truncate_before`, `truncate_from`).
+    /// Until it is durable no segment is deleted: the truncated entries are out of the
+    /// index (so retention sees nothing of them in their segments), and a crash that loses
+    /// the truncation brings them back, so their segments must still be there.
+    pub truncation_lsn: u64,
 }
 
 impl State {

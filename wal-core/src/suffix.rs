@@ -72,7 +72,7 @@ impl<S> Wal<S> {
             let cap = shared.env.opts.buffering.write_buffer;
             st.encode(RecordKind::TruncateFrom, 0, id, offset, &[], synced, cap);
             let lsn = st.lsn_end();
-            st.suffix_cut_lsn = lsn;
+            st.truncation_lsn = lsn;
             st.topic_list[id as usize].truncate_from(offset);
             lsn
         };

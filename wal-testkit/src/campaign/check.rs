@@ -371,7 +371,11 @@ impl Harness {
     }
 
     /// The lowest position of a cursor that had to survive `how`, if the model knows it
-    /// exactly, raised to the truncation floor.
+    /// exactly, raised to the truncation floor. (The highest floor the log may hold, not
+    /// the one that had to survive: a timer sync the model does not see may have made a
+    /// truncation durable, and retention then rightly deleted what it dropped. So a
+    /// truncation lost in a crash that took entries with it is not caught here; the suite
+    /// tests that deterministically.)
     fn keep_from(&self, tm: &TopicModel, how: Restart) -> Option<u64> {
         let strict = self.setup.consistency == ReadConsistency::StrictlyAtOnce;
         let synced = self.setup.schedule != FsyncSchedule::NoFsync;

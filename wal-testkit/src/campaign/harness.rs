@@ -630,6 +630,9 @@ impl Harness {
                     c.pos.wrote(seq, offset);
                 }
                 self.model.written_upto(seq);
+                if self.setup.schedule == FsyncSchedule::SyncEach {
+                    self.model.durable_upto(seq);
+                }
                 Ok(())
             }
             Err(e) => self.failed("truncate_before", &e),

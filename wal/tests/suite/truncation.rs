@@ -296,6 +296,46 @@ fn a_lost_suffix_truncation_brings_back_the_whole_suffix() {
     }
 }
 
+/// The same for a truncation from the front: `truncate_before` drops the entries from the
+/// index at once, but their segments stay until it is durable, so a power loss that takes
+/// it away finds them all (in every crash mode, each of which keeps or loses it). (Found by wal-raft's crash test: a purge lost in a crash had
+/// taken the entries below it with it.)
+#[test]
+fn a_lost_truncate_before_takes_no_entry_with_it() {
+    for (round, &mode) in ALL_CRASH_MODES.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(FaultyBackend::new(
+            common::raw_backend(),
+            FaultPlan::seeded(round as u64),
+        ));
+        let wal = faulty_log(dir.path(), &backend);
+        let entry = |i: u64| {
+            let mut d = data("e", i);
+            d.resize(300, b'.');
+            d
+        };
+        for i in 0..30 {
+            wal.append_for_topic("raft", &entry(i)).unwrap();
+        }
+        wal.sync().unwrap();
+        assert!(wal.segment_count() >= 3, "{:?}", wal.stats());
+        wal.truncate_before("raft", 25).unwrap(); // written, not durable
+        wal.reclaim().unwrap();
+        wal.abandon();
+        backend.crash(mode).unwrap();
+        backend.set_plan(FaultPlan::seeded(round as u64));
+        let wal = faulty_log(dir.path(), &backend);
+        // The truncation reached the OS: a crash may keep it (from 25 on) or not (all of
+        // them), never anything in between.
+        let got = offsets_and_data(&wal.read_range("raft", 0..100, usize::MAX).unwrap());
+        assert!(
+            got == expect("e", 0..30) || got == expect("e", 25..30),
+            "{mode:?}: {got:?}"
+        );
+        wal.close().unwrap();
+    }
+}
+
 /// A durable truncation stays, and the entries appended after it survive as a prefix:
 /// never an old entry at an offset the truncation freed.
 #[test]
