@@ -270,8 +270,15 @@ impl Harness {
         let oldest_or_end = oldest.unwrap_or(count);
         // Retention: the entries that had to survive, from the lowest cursor that had to
         // survive on, are still readable. Only where the model knows that cursor exactly
-        // (a lower bound would blame the log for deleting what it rightly deleted).
-        if let Some(keep_from) = self.keep_from(tm, how) {
+        // (a lower bound would blame the log for deleting what it rightly deleted), and
+        // only for the current version: a suffix truncation moved the cursors back, but
+        // the version before it was retained by where they had been.
+        let keep_from = if version == 0 {
+            self.keep_from(tm, how)
+        } else {
+            None
+        };
+        if let Some(keep_from) = keep_from {
             if keep_from < must && oldest_or_end > keep_from {
                 return fail(
                     ViolationKind::Retention,
@@ -506,7 +513,11 @@ impl Harness {
             (Restart::Kill, None) => Existence::Written(reregistered),
             _ => Existence::Durable,
         });
-        tm.floor.adopt(o, durable);
+        // The floor and the cursors recovery found are durable from now on, after a kill
+        // too: recovery syncs the segment appends continue in, and every earlier one was
+        // synced before the next took a record. (The engine trusts them as durable, and
+        // retention deletes by them at once.)
+        tm.floor.adopt(o, true);
         tm.cursors
             .retain(|r, _| positions.iter().any(|(p, _)| p == r));
         for (reader, at) in positions {
@@ -519,7 +530,12 @@ impl Harness {
             } else {
                 Existence::Written(reregistered)
             };
-            c.pos.adopt(at, durable && sure);
+            c.pos.adopt(at, sure);
+            if !sure {
+                // Registered again by the check: its record becomes durable with the next
+                // sync, like everything before it.
+                c.pos.wrote(reregistered, at);
+            }
         }
         tm.cursors.entry(Reader::Shared).or_insert(CursorModel {
             pos: Persisted::at(o),
