@@ -88,6 +88,7 @@ impl Shared {
     ///   that a power loss can still take away does not count);
     /// - the retention policy (`retain_bytes`, `retain_age`) does not keep it.
     pub(crate) fn reclaim(&self) -> Result<usize> {
+        let _span = self.enter(tracing::debug_span!(parent: self.log_span(), "wal.reclaim"));
         let mut dropped = 0;
         loop {
             let mut st = lock(&self.state);
@@ -154,6 +155,8 @@ impl Shared {
             if let Err(e) = synced {
                 // Retry from here: removing an already removed file is a no-op.
                 tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
+                let e = Error::io("delete segment", &path, None, e);
+                self.report_step_failed(crate::observe::Step::DeleteSegment, &e);
                 self.files.pool.requeue(ready[i..].iter().copied());
                 return;
             }

@@ -169,6 +169,7 @@ impl Shared {
     /// Seals the active segment and starts the next one, whose preamble re-declares every
     /// topic and cursor so that older segments can later be deleted.
     fn rollover(&self, st: &mut State) -> Result<()> {
+        let _span = self.enter(tracing::debug_span!(parent: self.log_span(), "wal.rollover"));
         let id = st.active.id + 1;
         let path = self.env.dir.join(segment_file_name(id));
         let storage = self.next_segment(id, &path)?;

@@ -125,6 +125,8 @@ pub(crate) struct TopicState {
     pub floor: u64,
     /// Cursors by consumer name; [`SHARED_CURSOR`] is always present.
     pub cursors: BTreeMap<String, CursorState>,
+    /// Entries and bytes appended since the log was opened (`Wal::topic_stats`).
+    pub counts: crate::topic_stats::TopicCounts,
     runs: Vec<Run>,
 }
 
@@ -138,6 +140,7 @@ impl TopicState {
             next_offset,
             floor: next_offset,
             cursors,
+            counts: Default::default(),
             runs: Vec::new(),
         }
     }

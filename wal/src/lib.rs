@@ -54,6 +54,9 @@ pub use wal_core::{
     FsyncSchedule, ReadConsistency, RecoveryMode, Result, SequentialFlusher, Stats, Storage,
     TopicNameProblem,
 };
+/// Observability: per-topic and recovery statistics, health, and the `on_error` hook's
+/// failures (README, "Observability").
+pub use wal_core::{ConsumerStats, Failure, Health, RecoveryStats, Step, TopicStats};
 
 /// An open write-ahead log: the engine's [`wal_core::Wal`], whose builder chooses among the
 /// built-in backends ([`BuiltIn`]). Every method is documented on this page.

@@ -13,6 +13,7 @@ mod durability_modes;
 mod faults;
 mod group_commit;
 mod isolation;
+mod observability;
 mod overhead;
 mod recovery;
 mod review;
