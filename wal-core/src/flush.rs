@@ -301,7 +301,7 @@ impl Shared {
         }
         self.env
             .stats
-            .flushed(requests.len() as u64, entries, started.elapsed(), covered);
+            .flushed(requests.len() as u64, entries, started, covered);
         Ok(written)
     }
 

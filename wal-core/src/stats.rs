@@ -174,9 +174,8 @@ pub struct Stats {
     /// Median append→durable latency, in microseconds, to within 1%. One sample per flush
     /// that made entries durable: the time from the oldest append that flush made
     /// durable to the moment its sync returned. That entry waited longest; entries
-    /// appended after it in the same flush waited less. It counts the time an entry spends
-    /// in the append buffer and written but unsynced, whatever the schedule (under
-    /// `Milliseconds(n)` it is up to `n` ms plus the flush).
+    /// appended after it in the same flush waited less. It includes the time the entry
+    /// spent in the append buffer and written but not synced, whatever the schedule.
     pub append_to_durable_p50_us: u64,
     /// 99th percentile append→durable latency, in microseconds (see
     /// [`Stats::append_to_durable_p50_us`]).
@@ -268,15 +267,20 @@ impl Counters {
         self.written_bytes.add(bytes);
     }
 
-    /// A flush synced `storages` storages, made `entries` entries durable, took `took`,
-    /// and covered the appends `covered` says.
-    pub fn flushed(&self, storages: u64, entries: u64, took: Duration, covered: Covered) {
+    /// A flush that started at `started` and ends now synced `storages` storages, made
+    /// `entries` entries durable, and covered the appends `covered` says.
+    pub fn flushed(&self, storages: u64, entries: u64, started: Instant, covered: Covered) {
+        // One clock read for both latencies.
+        let end = Instant::now();
+        let took = end.saturating_duration_since(started);
         self.flushes.inc();
         self.flush_latency.record(took);
         self.flushed_storages.add(storages);
         self.max_entries_per_flush.max(entries);
-        let waited = (covered.0 != NONE)
-            .then(|| Duration::from_nanos(self.clock.now().saturating_sub(covered.0)));
+        let waited = (covered.0 != NONE).then(|| {
+            let end = u64::try_from(end.duration_since(self.clock.opened).as_nanos());
+            Duration::from_nanos(end.unwrap_or(NONE - 1).saturating_sub(covered.0))
+        });
         if let Some(waited) = waited {
             self.append_to_durable.record(waited);
         }
@@ -372,16 +376,16 @@ mod tests {
         assert_eq!(c.taken_for_write(), 2);
         c.appended(1, 10); // after the take: pending for the next write
         let covered = c.flush_covers();
-        c.flushed(1, 2, Duration::from_micros(50), covered);
+        c.flushed(1, 2, Instant::now(), covered);
         let s = c.snapshot();
         assert_eq!(s.append_to_durable_samples, 1);
         assert!(s.append_to_durable_p50_us >= 19_800, "{s:?}");
         // Nothing written since: the next flush has no sample.
-        c.flushed(1, 0, Duration::from_micros(50), c.flush_covers());
+        c.flushed(1, 0, Instant::now(), c.flush_covers());
         assert_eq!(c.snapshot().append_to_durable_samples, 1);
         // The third append is written and flushed now: a second sample.
         c.taken_for_write();
-        c.flushed(1, 1, Duration::from_micros(50), c.flush_covers());
+        c.flushed(1, 1, Instant::now(), c.flush_covers());
         let s = c.snapshot();
         assert_eq!((s.append_to_durable_samples, s.flushes), (2, 3));
     }

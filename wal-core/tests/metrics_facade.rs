@@ -141,6 +141,15 @@ fn two_logs_report_their_own_series() {
     assert!(sa.flushes >= 10, "{sa:?}");
     assert_eq!(counter("wal_writes_total", &dir_a), Some(sa.writes));
     assert_eq!(counter("wal_flush_errors_total", &dir_a), Some(0));
+    assert_eq!(
+        counter("wal_written_bytes_total", &dir_a),
+        Some(sa.written_bytes)
+    );
+    assert_eq!(
+        counter("wal_segments_created_total", &dir_a),
+        Some(sa.segments_created)
+    );
+    assert_eq!(counter("wal_step_failures_total", &dir_a), Some(0));
     // One sample per flush, in seconds, and one append→durable sample per flush that had one.
     let flush = histogram("wal_flush_seconds", &dir_a);
     assert_eq!(flush.len() as u64, sa.flushes);
@@ -151,6 +160,11 @@ fn two_logs_report_their_own_series() {
     // Gauges, set by the publication.
     assert_eq!(gauge("wal_durable_lag_bytes", &dir_a), Some(0.0));
     assert_eq!(gauge("wal_segments", &dir_a), Some(sa.segments as f64));
+    assert_eq!(
+        gauge("wal_open_segment_handles", &dir_a),
+        Some(sa.open_segment_handles as f64)
+    );
+    assert!(sa.open_segment_handles >= 1);
     assert_eq!(gauge("wal_poisoned", &dir_a), Some(0.0));
     let topic_a = [("dir", da), ("topic", "t")];
     assert_eq!(counter("wal_topic_appends_total", &topic_a), Some(10));

@@ -285,3 +285,36 @@ fn a_background_write_on_a_full_disk_is_a_step_failure_not_poison() {
     );
     wal.close().unwrap();
 }
+
+#[test]
+fn a_failed_segment_preparation_is_a_step_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, backend, seen) = watched(dir.path(), FsyncSchedule::NoFsync);
+    let next = backend.counts().creates + 1;
+    backend.set_plan(FaultPlan::seeded(7).fail_create(next, io::ErrorKind::StorageFull));
+    // Past half of the first segment: the background thread prepares the next one.
+    for _ in 0..40 {
+        wal.append_for_topic("t", &[3; 1000]).unwrap();
+    }
+    assert_eq!(wal.segment_count(), 1);
+    let got = seen
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the hook fired");
+    assert_eq!(
+        (got.0.as_str(), got.1, got.2, got.3),
+        (
+            "wal-flush",
+            "step",
+            Some(Step::PrepareSegment),
+            Some(io::ErrorKind::StorageFull)
+        )
+    );
+    assert_eq!(wal.stats().step_failures, 1);
+    // Rollover creates the segment itself.
+    for _ in 0..40 {
+        wal.append_for_topic("t", &[3; 1000]).unwrap();
+    }
+    assert_eq!(wal.segment_count(), 2);
+    assert!(matches!(wal.health(), Health::Healthy));
+    wal.close().unwrap();
+}
