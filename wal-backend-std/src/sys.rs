@@ -158,3 +158,33 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
+
+/// Where the file's last data region ends, from `SEEK_DATA`/`SEEK_HOLE`: never-written
+/// (`fallocate`d) extents are holes there, while written or cached pages are data, so
+/// everything from the result on reads as zeros. `None` where the file system does not
+/// support the two whences.
+#[cfg(target_os = "linux")]
+pub(crate) fn zeros_from(file: &File) -> io::Result<Option<u64>> {
+    use nix::errno::Errno;
+    use nix::unistd::{lseek, Whence};
+    use std::os::fd::AsRawFd;
+
+    let fd = file.as_raw_fd();
+    let mut end = 0;
+    loop {
+        // lseek moves the descriptor's offset, which positional I/O never uses.
+        let data = match lseek(fd, end, Whence::SeekData) {
+            Ok(at) => at,
+            Err(Errno::ENXIO) => return Ok(u64::try_from(end).ok()),
+            Err(Errno::EINVAL | Errno::EOPNOTSUPP) => return Ok(None),
+            Err(errno) => return Err(io::Error::from(errno)),
+        };
+        end = lseek(fd, data, Whence::SeekHole).map_err(io::Error::from)?;
+    }
+}
+
+/// Not known on this system: recovery reads the whole tail.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn zeros_from(_file: &File) -> io::Result<Option<u64>> {
+    Ok(None)
+}

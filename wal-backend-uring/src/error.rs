@@ -7,7 +7,7 @@ use std::io;
 /// Returned by [`crate::UringBackend::probe`]. `reason` is a sentence for a log or an
 /// error message (for example "io_uring is disabled by the sysctl
 /// kernel.io_uring_disabled=2"); `source` is the operating system's error, when there was
-/// one. Converting it into an [`io::Error`] keeps the source's kind, or
+/// one, which neither `reason` nor `Display` repeats. Converting it into an [`io::Error`] keeps the source's kind, or
 /// [`io::ErrorKind::Unsupported`] without a source.
 #[derive(Debug, thiserror::Error)]
 #[error("io_uring is unavailable: {reason}")]

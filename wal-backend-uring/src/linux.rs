@@ -67,7 +67,7 @@ impl Ring {
                  (IORING_REGISTER_PROBE needs Linux 5.6 or later)"
                     .to_owned()
             } else {
-                format!("IORING_REGISTER_PROBE failed: {err}")
+                "IORING_REGISTER_PROBE failed".to_owned()
             };
             return Err(Unavailable::new(reason, Some(err)));
         }
@@ -89,7 +89,7 @@ impl Ring {
         };
         ring.nop_round_trip().map_err(|err| {
             Unavailable::new(
-                format!("a NOP through the new ring failed (io_uring_enter refused?): {err}"),
+                "a NOP through the new ring failed (io_uring_enter refused?)",
                 Some(err),
             )
         })?;
@@ -224,7 +224,8 @@ fn describe_setup_error(err: &io::Error, entries: u32, sysctl: Option<&str>) -> 
         Some(libc::EINVAL) => {
             format!("io_uring_setup rejected a ring of {entries} entries (EINVAL)")
         }
-        _ => format!("io_uring_setup failed: {err}"),
+        // The OS error itself is the `source` of `Unavailable`, not repeated here.
+        _ => "io_uring_setup failed".to_owned(),
     }
 }
 

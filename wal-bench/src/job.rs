@@ -106,7 +106,8 @@ impl System {
     /// How the system runs `workload` when that differs from the plain reading.
     pub fn adaptation(self, workload: &Workload) -> Option<&'static str> {
         match self {
-            System::Std | System::Mmap | System::Uring | System::Walrus => None,
+            System::Std | System::Mmap | System::Uring => crate::ours::adaptation(workload),
+            System::Walrus => None,
             System::Okaywal => crate::okaywal::adaptation(workload),
             System::RaftEngine => crate::raft_engine::adaptation(workload),
             System::RaftLog => crate::raft_log::adaptation(workload),
@@ -209,6 +210,16 @@ pub enum Workload {
         /// Payload bytes per entry.
         size: usize,
     },
+    /// 8. A Raft log: `groups` Raft groups, each written by a thread of its own in calls
+    ///    of `entries` entries of [`RAFT_ENTRY_SIZE`] bytes, each call durable before the
+    ///    next (a node persisting what it received), and every [`RAFT_PURGE_EVERY`]
+    ///    entries the group's log purged up to its last [`RAFT_KEEP`] entries.
+    Raft {
+        /// Entries per durable write.
+        entries: usize,
+        /// Raft groups (one writer thread each).
+        groups: usize,
+    },
     /// 7. Index memory: appends `entries` small entries to one topic, in calls of
     ///    [`MEMORY_BATCH`], and reports the anonymous memory the process gained per
     ///    entry.
@@ -227,6 +238,12 @@ pub const MEMORY_BATCH: usize = 1000;
 pub const SMALL_SIZE: usize = 64;
 /// Entry size of the batch workload.
 pub const BATCH_ENTRY_SIZE: usize = 256;
+/// Entry size of the Raft-log workload.
+pub const RAFT_ENTRY_SIZE: usize = 256;
+/// Entries a Raft group appends between two purges of its log.
+pub const RAFT_PURGE_EVERY: u64 = 4096;
+/// Entries a purge keeps at the end of a group's log (what a snapshot does not cover yet).
+pub const RAFT_KEEP: u64 = 1024;
 /// Threads (and topics) of the walrus README workload.
 pub const README_THREADS: usize = 10;
 /// Entry sizes of the walrus README workload.
@@ -257,13 +274,20 @@ impl Workload {
             Workload::Fill { .. } => "fill".to_owned(),
             Workload::ReadBack { .. } => "readback".to_owned(),
             Workload::Memory { size, .. } => format!("memory/{}", size_name(size)),
+            Workload::Raft { entries, groups } => format!(
+                "raft/{entries}x{}/{groups}group{}",
+                size_name(RAFT_ENTRY_SIZE),
+                if groups == 1 { "" } else { "s" }
+            ),
         }
     }
 
     /// The sync schedule the workload opens the log with.
     pub fn schedule(&self) -> Schedule {
         match *self {
-            Workload::Durable { .. } | Workload::Batch { .. } => Schedule::SyncEach,
+            Workload::Durable { .. } | Workload::Batch { .. } | Workload::Raft { .. } => {
+                Schedule::SyncEach
+            }
             Workload::Readme { schedule } => schedule,
             Workload::Small { .. }
             | Workload::Pipelined { .. }

@@ -52,7 +52,7 @@ struct RunArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only workloads whose id contains one of these (durable, readme, nofsync,
-    /// pipelined, batch, readback, recovery, memory, 16t, 4KiB, ...); comma-separated.
+    /// pipelined, batch, raft, readback, recovery, memory, 16t, 4KiB, ...); comma-separated.
     #[arg(long, value_delimiter = ',')]
     filter: Vec<String>,
     /// Systems to run: std, mmap, uring (our backends), walrus, okaywal, raft-engine,

@@ -24,8 +24,13 @@ pub const CHECKPOINT_AFTER: u64 = 56 << 20;
 
 /// What okaywal cannot run.
 pub(crate) fn cannot(w: &Workload) -> Option<&'static str> {
-    matches!(w, Workload::Readme { .. } | Workload::Small { .. })
-        .then_some("okaywal always syncs on commit: it has no unsynced mode")
+    match w {
+        Workload::Readme { .. } | Workload::Small { .. } => {
+            Some("okaywal always syncs on commit: it has no unsynced mode")
+        }
+        Workload::Raft { .. } => Some("not a Raft log store: no indexes to purge up to"),
+        _ => None,
+    }
 }
 
 /// How okaywal runs a workload, where that differs from the plain reading.
@@ -101,7 +106,7 @@ impl Log for Okaywal {
 
     fn open(job: &Job, how: Open) -> Result<Self> {
         let checkpoint = match how.purpose {
-            Purpose::Append | Purpose::Pipelined => CHECKPOINT_AFTER,
+            Purpose::Append | Purpose::Pipelined | Purpose::Raft => CHECKPOINT_AFTER,
             Purpose::Fill | Purpose::Read => u64::MAX,
         };
         let reader = Reader::default();

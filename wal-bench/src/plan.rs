@@ -146,6 +146,11 @@ impl Settings {
         for entries in [100, 1000] {
             w.push(Workload::Batch { entries });
         }
+        for groups in [1, 16] {
+            for entries in [1, 16, 64] {
+                w.push(Workload::Raft { entries, groups });
+            }
+        }
         let entries = (self.read_bytes / READ_ENTRY_SIZE as u64).max(1);
         w.push(Workload::Fill {
             entries,

@@ -56,6 +56,11 @@ pub(crate) fn adaptation(w: &Workload) -> Option<&'static str> {
              TiKV's write loop does",
         ),
         Workload::Batch { .. } => Some("one LogBatch of N entries, written with sync"),
+        Workload::Raft { .. } => Some(
+            "one region per group; each call is one LogBatch written with sync; a purge is \
+             compact_to (an unsynced Compact command), and purge_expired_files (which TiKV \
+             runs every 10 s) does not run in the timed part",
+        ),
         Workload::ReadBack { .. } => Some(
             "its open reads each LogBatch's header and index only, not the entries (their \
              checksums are checked when fetched); reads are fetch_entries_to, 4 MiB at a time",
@@ -227,5 +232,12 @@ impl Writer for RaftEngineWriter<'_> {
             return Ok(());
         }
         self.write(true)
+    }
+
+    fn purge_all_but(&mut self, keep: u64) -> Result<()> {
+        // Entries below `index` go; indexes start at 1.
+        let index = self.next_index.saturating_sub(keep).max(1);
+        self.engine.compact_to(self.region, index);
+        Ok(())
     }
 }

@@ -55,6 +55,11 @@ pub(crate) fn adaptation(w: &Workload) -> Option<&'static str> {
         Workload::Pipelined { .. } => {
             Some("appends buffer in the log; the wait is a synced flush and its callback")
         }
+        Workload::Raft { .. } => Some(
+            "one log (its own directory and flush thread) per group; each call is an \
+             append, then a synced flush and its callback; a purge is RaftLogWriter::purge, \
+             made durable by the next call's flush",
+        ),
         Workload::ReadBack { .. } => Some(
             "its open replays every record into its payload cache (up to 100k entries or 1 \
              GiB by default), from which RaftLog::read then serves them",
@@ -241,5 +246,14 @@ impl Writer for RaftLogWriterOf {
     fn wait_durable(&mut self) -> Result<()> {
         let rx = flush_synced(&mut *lock(&self.topic)?)?;
         wait(rx)
+    }
+
+    fn purge_all_but(&mut self, keep: u64) -> Result<()> {
+        let mut t = lock(&self.topic)?;
+        let Some(upto) = t.next.checked_sub(keep + 1) else {
+            return Ok(());
+        };
+        t.log.purge((TERM, upto)).map_err(io_err("purge"))?;
+        Ok(())
     }
 }

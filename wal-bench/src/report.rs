@@ -216,6 +216,14 @@ pub fn rows(settings: &Settings) -> Vec<Row> {
                 RowKind::Batch,
             ),
             Workload::Fill { .. } => continue,
+            Workload::Raft { entries, groups } => {
+                let g = if groups == 1 { "group" } else { "groups" };
+                (
+                    format!("8 Raft log · {entries} × 256 B per durable write · {groups} {g}"),
+                    format!("raft {entries}× · {groups} {g}"),
+                    RowKind::Batch,
+                )
+            }
             Workload::Memory { entries, size } => (
                 format!(
                     "7 index memory: {} entries of {size} B (peers ≤ {}), bytes/entry",

@@ -19,6 +19,9 @@ pub(crate) enum Purpose {
     Fill,
     /// Reopening a filled log to read everything back.
     Read,
+    /// A Raft log ([`crate::job::Workload::Raft`]): each append call is durable before it
+    /// returns, entries carry Raft indexes, and [`Writer::purge_all_but`] purges.
+    Raft,
 }
 
 /// How the workload opens the log.
@@ -90,4 +93,13 @@ pub(crate) trait Writer {
 
     /// Returns once every entry this writer appended is durable.
     fn wait_durable(&mut self) -> Result<()>;
+
+    /// Forgets the writer's entries but the last `keep` (a Raft log purged after a
+    /// snapshot), as the system does it; durable with the system's next sync. Only the
+    /// systems that run [`crate::job::Workload::Raft`] implement it.
+    fn purge_all_but(&mut self, _keep: u64) -> Result<()> {
+        Err(crate::error::Error::Settings(
+            "this system does not purge a Raft log".into(),
+        ))
+    }
 }

@@ -25,8 +25,13 @@ const READ_BATCH_BYTES: usize = 4 << 20;
 
 /// What walrus-rust cannot run.
 pub(crate) fn cannot(w: &Workload) -> Option<&'static str> {
-    matches!(w, Workload::Pipelined { .. })
-        .then_some("walrus-rust cannot wait for the durability of entries appended without a sync")
+    match w {
+        Workload::Pipelined { .. } => {
+            Some("walrus-rust cannot wait for the durability of entries appended without a sync")
+        }
+        Workload::Raft { .. } => Some("not a Raft log store: no indexes to purge up to"),
+        _ => None,
+    }
 }
 
 fn io<T>(r: std::io::Result<T>, what: &str) -> Result<T> {

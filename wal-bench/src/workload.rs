@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use crate::drive::{drive, drive_custom, Pool, ThreadOutcome, XorShift};
 use crate::error::{Context, Error, Result};
 use crate::job::{
-    Job, Measurement, Schedule, Workload, BATCH_ENTRY_SIZE, MEMORY_BATCH, README_SIZES,
-    README_THREADS, SMALL_SIZE,
+    Job, Measurement, Schedule, Workload, BATCH_ENTRY_SIZE, MEMORY_BATCH, RAFT_ENTRY_SIZE,
+    RAFT_KEEP, RAFT_PURGE_EVERY, README_SIZES, README_THREADS, SMALL_SIZE,
 };
 use crate::machine::rss_anon_kib;
 use crate::system::{Log, Open, Purpose, ReadBack, Writer};
@@ -47,6 +47,7 @@ pub(crate) fn run<L: Log>(job: &Job) -> Result<Vec<Measurement>> {
         Workload::Fill { entries, size } => fill::<L>(job, entries, size)?,
         Workload::ReadBack { entries, size } => return read_back::<L>(job, entries, size),
         Workload::Memory { entries, size } => memory::<L>(job, entries, size)?,
+        Workload::Raft { entries, groups } => raft::<L>(job, groups, entries)?,
     };
     Ok(vec![m])
 }
@@ -151,6 +152,35 @@ fn timed<L: Log>(
         })
     })?;
     close(log, job, outcome_measurement(job, &out, latency))
+}
+
+/// The Raft-log workload: `groups` threads, one Raft group each, append calls of
+/// `per_call` entries, each durable before the next; every [`RAFT_PURGE_EVERY`] entries the
+/// group purges all but its last [`RAFT_KEEP`], inside the call that crossed the mark (so
+/// the purge's cost shows in that call's latency).
+fn raft<L: Log>(job: &Job, groups: usize, per_call: usize) -> Result<Measurement> {
+    let log = open::<L>(job, Purpose::Raft)?;
+    let pool = Pool::new(RAFT_ENTRY_SIZE, job.run.into());
+    let out = drive(groups, job.duration(), true, |t| {
+        let mut writer = log.writer(t)?;
+        let mut cursor = pool.cursor(t);
+        let mut call: Vec<&[u8]> = Vec::with_capacity(per_call);
+        let mut since_purge = 0u64;
+        Ok(move || {
+            call.clear();
+            for _ in 0..per_call {
+                call.push(cursor.next(RAFT_ENTRY_SIZE));
+            }
+            writer.append(&call)?;
+            since_purge += per_call as u64;
+            if since_purge >= RAFT_PURGE_EVERY {
+                writer.purge_all_but(RAFT_KEEP)?;
+                since_purge = 0;
+            }
+            Ok((per_call as u64, (per_call * RAFT_ENTRY_SIZE) as u64))
+        })
+    })?;
+    close(log, job, outcome_measurement(job, &out, true))
 }
 
 /// Appends without waiting, waits for durability every `every` entries, and records, for

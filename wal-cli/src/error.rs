@@ -39,8 +39,22 @@ impl From<io::Error> for CliError {
 pub fn wal_error(dir: &Path, e: &wal::Error) -> CliError {
     CliError::Unusable(match e {
         wal::Error::Locked { .. } => locked_message(dir),
-        other => format!("{}: {other}", dir.display()),
+        other => format!("{}: {}", dir.display(), describe(other)),
     })
+}
+
+/// An error's message followed by each of its causes (`source()`), as `anyhow` prints
+/// them: the log's errors leave their cause (the operating system's error, the failure
+/// that poisoned the log) out of their own message.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// What to say when another process holds the log's lock.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use wal::inspect::{Finding, Inspection};
 
-use crate::error::{locked_message, CliError, CliResult, DAMAGED, OK, UNUSABLE};
+use crate::error::{describe, locked_message, CliError, CliResult, DAMAGED, OK, UNUSABLE};
 
 /// The backend every read-only command reads through.
 pub fn backend() -> wal::StdBackend {
@@ -144,7 +144,7 @@ pub fn scan(dir: &Path, progress: bool) -> CliResult<Inspection> {
     };
     let result = wal::inspect::inspect(dir, &backend());
     spinner.finish_and_clear();
-    result.map_err(|e| CliError::Unusable(format!("{}: {e}", dir.display())))
+    result.map_err(|e| CliError::Unusable(format!("{}: {}", dir.display(), describe(&e))))
 }
 
 /// What a scan found, worst first, and the exit status it calls for.
@@ -178,7 +178,7 @@ impl Diagnosis {
                 Finding::TornTail { offset, debris } => {
                     d.torn = Some((s.path.clone(), *offset, *debris));
                 }
-                Finding::Damaged(e) if is_unusable(e) => d.unusable = Some(e.to_string()),
+                Finding::Damaged(e) if is_unusable(e) => d.unusable = Some(describe(e)),
                 Finding::Damaged(e) => d.damage = Some(describe_damage(e)),
                 Finding::Unwritten => d.unwritten.push(s.path.clone()),
                 _ => {}
@@ -272,7 +272,7 @@ fn describe_damage(e: &wal::Error) -> String {
             offset,
             reason,
         } => format!("corrupt record at {}:{offset}: {reason}", path.display()),
-        other => other.to_string(),
+        other => describe(other),
     }
 }
 
@@ -283,7 +283,7 @@ pub fn finding_text(finding: &Finding, data_end: u64) -> String {
         Finding::TornTail { offset, debris } => {
             format!("torn tail at {offset}: recovery will cut {debris} bytes")
         }
-        Finding::Damaged(e) if is_unusable(e) => format!("unusable: {e}"),
+        Finding::Damaged(e) if is_unusable(e) => format!("unusable: {}", describe(e)),
         Finding::Damaged(e) => format!("damaged: {}", describe_damage(e)),
         Finding::Unwritten => "never written (all zeros): recovery will remove it".into(),
         Finding::NotChecked => "not checked: it follows damage".into(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::background;
-use crate::config::{FsyncSchedule, Options, ReadConsistency, RecoveryMode};
+use crate::config::{FsyncSchedule, Options, ReadConsistency, ReadVisibility, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::format::{record_size, RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::recovery::recover;
@@ -103,6 +103,32 @@ impl<S: BackendSource> WalBuilder<S> {
         self
     }
 
+    /// Which entries reads return (default: [`ReadVisibility::Appended`], every appended
+    /// entry, durable or not). [`ReadVisibility::Durable`] stops every read (cursors,
+    /// consumers, [`Wal::read_from`], blocking reads) at the topic's durable position.
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use wal_core::{FsyncSchedule, ReadVisibility, WalBuilder};
+    ///
+    /// let wal = WalBuilder::new()
+    ///     .dir(dir.path())
+    ///     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    ///     .fsync(FsyncSchedule::NoFsync)
+    ///     .read_visibility(ReadVisibility::Durable)
+    ///     .open()?;
+    /// wal.append_for_topic("t", b"a")?;
+    /// assert_eq!(wal.read_next("t", false)?, None); // appended, not durable: not visible
+    /// wal.sync()?;
+    /// assert_eq!(wal.read_next("t", false)?.unwrap().data, b"a");
+    /// # Ok(()) }
+    /// ```
+    pub fn read_visibility(mut self, visibility: ReadVisibility) -> Self {
+        self.opts.durability.visibility = visibility;
+        self
+    }
+
     /// What recovery does with damage that is not a torn tail (default: `Strict`).
     pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
         self.opts.recovery.mode = mode;
@@ -156,9 +182,9 @@ impl<S: BackendSource> WalBuilder<S> {
         self
     }
 
-    /// Create the next segment ahead of time, zero-filled, once the active one is half
-    /// full (default on): rollover then does no file creation, and syncs write into blocks
-    /// that already exist, which is cheaper than converting preallocated extents.
+    /// Create the next segment ahead of time (blocks reserved, header written and synced)
+    /// once the active one is half full (default on): rollover then does no file
+    /// creation and no directory sync.
     pub fn precreate_segments(mut self, on: bool) -> Self {
         self.opts.files.precreate = on;
         self
@@ -195,6 +221,23 @@ impl<S: BackendSource> WalBuilder<S> {
 
     /// Opens the log: locks the directory, recovers what is there and starts the
     /// background flush thread.
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use wal_core::{Error, WalBuilder};
+    ///
+    /// let builder = WalBuilder::new()
+    ///     .dir(dir.path())
+    ///     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()));
+    /// let wal = builder.clone().open()?;
+    /// // One instance per directory, in this process or any other.
+    /// assert!(matches!(builder.clone().open(), Err(Error::Locked { .. })));
+    /// wal.close()?;
+    /// let again = builder.open()?; // the lock was released
+    /// # drop(again);
+    /// # Ok(()) }
+    /// ```
     pub fn open(self) -> Result<Wal<S>> {
         let dir = self
             .dir
@@ -215,7 +258,7 @@ impl<S: BackendSource> WalBuilder<S> {
         }
         validate(&opts)?;
         let _span = crate::trace::open_span(&dir).entered();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, None, e))?;
+        create_dir(&dir)?;
         let lock_file = lock_dir(&dir)?;
         let recovered = recover(
             &dir,
@@ -286,6 +329,20 @@ fn validate(o: &Options) -> Result<()> {
         return fail("write_interval must be positive".into());
     }
     Ok(())
+}
+
+/// Creates the log directory if it is missing. A file that is not a directory in its place
+/// is [`Error::NotADirectory`] (`create_dir_all` would say only "File exists").
+fn create_dir(dir: &Path) -> Result<()> {
+    match std::fs::create_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) => match std::fs::metadata(dir) {
+            Ok(meta) if !meta.is_dir() => Err(Error::NotADirectory {
+                path: dir.to_owned(),
+            }),
+            _ => Err(Error::io("create directory", dir, None, e)),
+        },
+    }
 }
 
 /// Takes an exclusive lock on the directory, held until the log is closed. A second

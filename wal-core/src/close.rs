@@ -9,6 +9,25 @@ impl<S> Wal<S> {
     /// Closes the log: persists cursors, writes and syncs everything pending, stops the
     /// background thread and releases the directory. Dropping the log does the same but
     /// can only log errors.
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use wal_core::WalBuilder;
+    ///
+    /// let open = || {
+    ///     WalBuilder::new()
+    ///         .dir(dir.path())
+    ///         .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    ///         .open()
+    /// };
+    /// let wal = open()?;
+    /// wal.append_for_topic("t", b"kept")?;
+    /// wal.close()?; // flushed, synced, unlocked; errors are reported
+    /// let wal = open()?;
+    /// assert_eq!(wal.read_next("t", true)?.unwrap().data, b"kept");
+    /// # Ok(()) }
+    /// ```
     pub fn close(mut self) -> Result<()> {
         self.shut_down(true)
     }

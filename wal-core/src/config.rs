@@ -42,6 +42,13 @@ impl Default for FsyncSchedule {
 }
 
 /// How reads with `checkpoint = true` persist the topic's cursor.
+///
+/// What it costs: under `StrictlyAtOnce` every checkpointed read *call* waits for one sync
+/// (unless the schedule is `NoFsync`), whatever the number of entries it returns, so a
+/// consumer reading one entry per call is bound by the disk's sync rate; one reading in
+/// batches (`batch_read_for_topic`, `batch_read_blocking`) pays a sync per batch. Under
+/// `AtLeastOnce` reads never sync. `wal/examples/producer_consumer.rs` measures the four
+/// combinations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadConsistency {
     /// Every checkpointed read persists the cursor before it returns, so an entry is never
@@ -59,6 +66,31 @@ pub enum ReadConsistency {
         /// How many consumed entries between two persisted cursors (at least 1).
         persist_every: u32,
     },
+}
+
+/// Which entries reads return: every appended one, or only durable ones.
+///
+/// Under the default, [`ReadVisibility::Appended`], a reader sees an entry as soon as
+/// [`crate::Wal::append_for_topic`] has returned, before it is durable: an OS crash or a
+/// power loss can take back an entry that a reader already saw (a process crash cannot:
+/// a read first writes what it returns to the operating system). Under
+/// [`ReadVisibility::Durable`] every read stops at the topic's durable position
+/// ([`crate::Wal::durable_offset`]), as Kafka consumers stop at the committed offset:
+/// what a reader sees survives any crash, at the price of waiting for the sync that
+/// covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadVisibility {
+    /// Reads return every appended entry, durable or not (the default).
+    #[default]
+    Appended,
+    /// Reads return only durable entries; blocking reads wake when a sync makes more
+    /// durable. Under [`FsyncSchedule::SyncEach`] an entry is visible by the time its
+    /// append returns; under [`FsyncSchedule::Milliseconds`] after the timer's next sync (or an
+    /// earlier [`crate::Wal::sync`] / [`crate::Wal::wait_durable`]); under
+    /// [`FsyncSchedule::NoFsync`] only once something syncs the log: [`crate::Wal::sync`],
+    /// [`crate::Wal::wait_durable`], or a call documented as durable when it returns
+    /// (such as [`crate::Consumer::seek`]).
+    Durable,
 }
 
 /// What recovery does with damage that is not a torn tail.
@@ -97,6 +129,7 @@ pub(crate) struct Options {
 pub(crate) struct Durability {
     pub fsync: FsyncSchedule,
     pub consistency: ReadConsistency,
+    pub visibility: ReadVisibility,
 }
 
 /// What recovery does with damage.

@@ -36,11 +36,38 @@ impl std::fmt::Display for TopicNameProblem {
 }
 
 /// Everything that can go wrong in the log.
+///
+/// The `Display` of a variant says what failed; the error that caused it, if any, is its
+/// [`source`](std::error::Error::source), never repeated in the message, so that a
+/// reporter that prints the chain (`anyhow`, `eyre`, or the loop below) prints each cause
+/// once:
+///
+/// ```
+/// fn report(err: &dyn std::error::Error) -> String {
+///     let mut text = err.to_string();
+///     let mut cause = err.source();
+///     while let Some(c) = cause {
+///         text += &format!(": {c}");
+///         cause = c.source();
+///     }
+///     text
+/// }
+///
+/// let file = tempfile::NamedTempFile::new().unwrap();
+/// let err = wal_core::WalBuilder::new()
+///     .dir(file.path().join("log")) // a path under a regular file
+///     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+///     .open()
+///     .unwrap_err();
+/// assert!(matches!(err, wal_core::Error::Io { op: "create directory", .. }));
+/// assert_eq!(report(&err).matches("os error").count(), 1, "{}", report(&err));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An I/O call failed.
-    #[error("{op} failed on {}{}: {source}", path.display(), offset.map(|o| format!(" at offset {o}")).unwrap_or_default())]
+    /// An I/O call failed. The operating system's error is the
+    /// [`source`](std::error::Error::source); [`Error::io_kind`] gives its kind.
+    #[error("{op} failed on {}{}", path.display(), offset.map(|o| format!(" at offset {o}")).unwrap_or_default())]
     Io {
         /// What the engine was doing ("write", "sync", "create segment", ...).
         op: &'static str,
@@ -154,6 +181,14 @@ pub enum Error {
     #[error("the log is closed")]
     Closed,
 
+    /// The path given as the log directory exists and is not a directory (a regular file,
+    /// for example).
+    #[error("{} is not a directory", path.display())]
+    NotADirectory {
+        /// The path given to [`crate::WalBuilder::dir`].
+        path: PathBuf,
+    },
+
     /// The directory is already open, in this process or another.
     #[error("the log directory {} is locked by another instance", path.display())]
     Locked {
@@ -205,10 +240,12 @@ pub enum Error {
     Config(String),
 
     /// An earlier flush failed; the log refuses writes until it is reopened, because the
-    /// page cache can no longer be trusted to hold what was written.
-    #[error("the log is poisoned by an earlier failure and must be reopened: {cause}")]
+    /// page cache can no longer be trusted to hold what was written. The failure is
+    /// `cause`, which is also the [`source`](std::error::Error::source).
+    #[error("the log is poisoned by an earlier failure and must be reopened")]
     Poisoned {
         /// The failure that poisoned the log.
+        #[source]
         cause: Arc<Error>,
     },
 }
@@ -243,6 +280,7 @@ impl Error {
         match self {
             Self::Io { source, .. } => Some(source.kind()),
             Self::Poisoned { cause } => cause.io_kind(),
+            Self::NotADirectory { .. } => Some(io::ErrorKind::NotADirectory),
             _ => None,
         }
     }

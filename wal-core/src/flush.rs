@@ -253,7 +253,11 @@ impl Shared {
     /// one ran).
     pub(crate) fn wait_durable_lsn(&self, lsn: u64) -> Result<()> {
         self.commit
-            .wait(lsn, || self.guard_panic("flush", || self.flush_cycle()))
+            .wait(lsn, || self.guard_panic("flush", || self.flush_cycle()))?;
+        // Readers blocked under `ReadVisibility::Durable` wait for durability, not for
+        // appends (one atomic load when nobody is blocked).
+        self.signals.tail.notify();
+        Ok(())
     }
 
     /// One flush: write what is pending, then sync every dirty storage in one call to the

@@ -60,7 +60,7 @@ mod wal;
 mod walk;
 
 pub use builder::WalBuilder;
-pub use config::{FsyncSchedule, ReadConsistency, RecoveryMode};
+pub use config::{FsyncSchedule, ReadConsistency, ReadVisibility, RecoveryMode};
 pub use consumer::Consumer;
 pub use error::{Error, Result, TopicNameProblem};
 pub use observe::{Failure, Health, Step};

@@ -16,6 +16,22 @@ impl<S> Wal<S> {
     /// [`Error::OffsetReclaimed`]; cursors below `offset` move up to it; segments holding
     /// nothing else that is needed are deleted. The truncation is written to the OS before
     /// this returns and is durable with the next sync. `offset` past the end is an error.
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let wal = wal_core::WalBuilder::new()
+    /// #     .dir(dir.path())
+    /// #     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    /// #     .open()?;
+    /// wal.batch_append_for_topic("raft-log", &[b"1", b"2", b"3", b"4"])?;
+    /// // A snapshot covers entries 0..3: forget them.
+    /// wal.truncate_before("raft-log", 3)?;
+    /// assert_eq!(wal.oldest_offset("raft-log"), Some(3));
+    /// assert_eq!(wal.read_from("raft-log", 3, usize::MAX)?.len(), 1);
+    /// assert_eq!(wal.get_topic_entry_count("raft-log"), 4); // offsets are never reused
+    /// # Ok(()) }
+    /// ```
     pub fn truncate_before(&self, topic: &str, offset: u64) -> Result<()> {
         let shared = &self.shared;
         shared.check_open()?;

@@ -51,6 +51,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
         self.sync()
     }
 
+    /// An offset from which the file holds only zeros, if the backend can tell without
+    /// reading it (from the file system's extent map: `SEEK_DATA`/`SEEK_HOLE`). Recovery
+    /// reads the end of the last segment backwards to find where its bytes stop; with this
+    /// it starts there rather than at the end of a mostly never-written file. It must
+    /// never be below a non-zero byte, written or cached; `None` (the default) means
+    /// unknown, and recovery reads the whole tail.
+    fn zeros_from(&self) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// The raw file descriptor, for flushers that submit their own system calls
     /// (io_uring). `None` when the storage is not backed by a descriptor.
     #[cfg(unix)]

@@ -111,7 +111,7 @@ impl<S> Wal<S> {
     ///     .dir(dir.path())
     ///     .backend(Arc::new(wal_backend_std::StdBackend::default()))
     ///     .open()?;
-    /// wal.batch_append_for_topic("orders", &[b"a", b"bc", b"def"])?;
+    /// wal.batch_append_for_topic("orders", &["a", "bc", "def"])?;
     /// wal.consumer("orders", "billing")?.seek(1)?;
     /// let s = wal.topic_stats("orders").unwrap();
     /// assert_eq!((s.first_offset, s.next_offset), (0, 3));

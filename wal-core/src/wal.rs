@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::builder::WalBuilder;
-use crate::config::{FsyncSchedule, ReadConsistency};
+use crate::config::{FsyncSchedule, ReadConsistency, ReadVisibility};
 use crate::error::{Error, Result};
 use crate::format::{record_size, RecordKind, FLAG_BATCH, FLAG_BATCH_END, MAX_RECORD_OFFSET};
 use crate::lock::lock;
@@ -80,8 +80,27 @@ impl<S> Wal<S> {
         self.shared.env.opts.durability.consistency
     }
 
+    /// Which entries reads return: every appended one, or only durable ones.
+    pub fn read_visibility(&self) -> ReadVisibility {
+        self.shared.env.opts.durability.visibility
+    }
+
     /// Appends one entry to `topic` (created on first use) and returns its offset in the
     /// topic. Under [`FsyncSchedule::SyncEach`] it returns once the entry is durable.
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let wal = wal_core::WalBuilder::new()
+    /// #     .dir(dir.path())
+    /// #     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    /// #     .open()?;
+    /// let first = wal.append_for_topic("orders", b"order 1")?;
+    /// let second = wal.append_for_topic("orders", b"order 2")?;
+    /// assert_eq!((first, second), (0, 1)); // offsets count per topic
+    /// assert_eq!(wal.append_for_topic("audit", b"login alice")?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn append_for_topic(&self, topic: &str, data: &[u8]) -> Result<u64> {
         Ok(self.append_entries(topic, &[data])?.start)
     }
@@ -89,8 +108,38 @@ impl<S> Wal<S> {
     /// Appends `entries` to `topic` as one atomic batch: after any crash, either all of them
     /// are there or none is. Returns their offsets. Under [`FsyncSchedule::SyncEach`] it
     /// returns once the batch is durable.
-    pub fn batch_append_for_topic(&self, topic: &str, entries: &[&[u8]]) -> Result<Range<u64>> {
-        self.append_entries(topic, entries)
+    ///
+    /// `entries` is a slice of anything that holds bytes: `&[&[u8]]`, `&[Vec<u8>]`,
+    /// `&[String]`, `&[&str]`, arrays. The payloads are borrowed and copied once, into the
+    /// log's buffer, as by [`Wal::append_for_topic`]. Byte-string literals of different
+    /// lengths are different types (`&[u8; 1]`, `&[u8; 2]`), so such a list needs its
+    /// first element as a slice (`&[b"i".as_slice(), b"jk"]`), and an empty literal needs
+    /// its type (`&[] as &[&[u8]]`).
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let wal = wal_core::WalBuilder::new()
+    /// #     .dir(dir.path())
+    /// #     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    /// #     .open()?;
+    /// let range = wal.batch_append_for_topic("orders", &[b"a", b"b"])?; // borrowed slices
+    /// assert_eq!(range, 0..2);
+    /// let owned: Vec<Vec<u8>> = vec![b"c".to_vec(), b"de".to_vec()];
+    /// assert_eq!(wal.batch_append_for_topic("orders", &owned)?, 2..4); // owned buffers
+    /// assert_eq!(wal.batch_append_for_topic("orders", &["f", "gh"])?, 4..6); // text
+    /// assert_eq!(wal.batch_append_for_topic("orders", &[b"i".as_slice(), b"jk"])?, 6..8);
+    /// # Ok(()) }
+    /// ```
+    pub fn batch_append_for_topic<E: AsRef<[u8]>>(
+        &self,
+        topic: &str,
+        entries: &[E],
+    ) -> Result<Range<u64>> {
+        // Borrows of the payloads, never copies: the bytes are copied once, into the
+        // log's buffer, as for any append.
+        let slices: Vec<&[u8]> = entries.iter().map(AsRef::as_ref).collect();
+        self.append_entries(topic, &slices)
     }
 
     fn append_entries(&self, topic: &str, entries: &[&[u8]]) -> Result<Range<u64>> {
@@ -104,6 +153,22 @@ impl<S> Wal<S> {
     /// Reads the entry at the topic's cursor. With `checkpoint` the cursor moves past it
     /// (the entry is consumed, and the cursor persisted as [`ReadConsistency`] says);
     /// without, it is a peek. `Ok(None)` when the topic has nothing more (or does not exist).
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let wal = wal_core::WalBuilder::new()
+    /// #     .dir(dir.path())
+    /// #     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    /// #     .open()?;
+    /// wal.append_for_topic("jobs", b"first")?;
+    /// let peeked = wal.read_next("jobs", false)?; // the cursor stays
+    /// let taken = wal.read_next("jobs", true)?; // consumed: the cursor moves on
+    /// assert_eq!(peeked, taken);
+    /// assert_eq!(taken.unwrap().data, b"first");
+    /// assert_eq!(wal.read_next("jobs", true)?, None); // nothing more
+    /// # Ok(()) }
+    /// ```
     pub fn read_next(&self, topic: &str, checkpoint: bool) -> Result<Option<Entry>> {
         Ok(self
             .shared
@@ -113,6 +178,21 @@ impl<S> Wal<S> {
 
     /// Reads entries from the topic's cursor until the next one would take the payload
     /// bytes past `max_bytes`; always at least one entry if any is available.
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let wal = wal_core::WalBuilder::new()
+    /// #     .dir(dir.path())
+    /// #     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    /// #     .open()?;
+    /// wal.batch_append_for_topic("jobs", &[[1u8; 100], [2; 100], [3; 100]])?;
+    /// let two = wal.batch_read_for_topic("jobs", 250, true)?; // 2 × 100 bytes fit in 250
+    /// assert_eq!(two.len(), 2);
+    /// let rest = wal.batch_read_for_topic("jobs", 1, true)?; // at least one entry, always
+    /// assert_eq!((rest.len(), rest[0].offset), (1, 2));
+    /// # Ok(()) }
+    /// ```
     pub fn batch_read_for_topic(
         &self,
         topic: &str,
@@ -140,6 +220,23 @@ impl<S> Wal<S> {
 
     /// Makes everything appended before the call durable. Concurrent callers share one
     /// sync (group commit).
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use wal_core::{FsyncSchedule, WalBuilder};
+    ///
+    /// let wal = WalBuilder::new()
+    ///     .dir(dir.path())
+    ///     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    ///     .fsync(FsyncSchedule::NoFsync) // nothing is synced unless asked
+    ///     .open()?;
+    /// wal.append_for_topic("t", b"a")?;
+    /// assert_eq!(wal.durable_offset("t"), None);
+    /// wal.sync()?;
+    /// assert_eq!(wal.durable_offset("t"), Some(0));
+    /// # Ok(()) }
+    /// ```
     pub fn sync(&self) -> Result<()> {
         self.shared.check_poison()?;
         let lsn = lock(&self.shared.state).lsn_end();
@@ -148,6 +245,23 @@ impl<S> Wal<S> {
 
     /// Returns once entry `offset` of `topic`, and everything appended before it, is
     /// durable. Starts a flush at once if none is in flight; never waits for the timer.
+    ///
+    /// ```
+    /// # fn main() -> wal_core::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let wal = wal_core::WalBuilder::new()
+    /// #     .dir(dir.path())
+    /// #     .backend(std::sync::Arc::new(wal_backend_std::StdBackend::default()))
+    /// #     .open()?;
+    /// // Pipelined durability: append many entries, then wait once.
+    /// let mut last = 0;
+    /// for i in 0..1000u32 {
+    ///     last = wal.append_for_topic("t", &i.to_le_bytes())?;
+    /// }
+    /// wal.wait_durable("t", last)?; // one sync covers all 1,000
+    /// assert_eq!(wal.durable_offset("t"), Some(last));
+    /// # Ok(()) }
+    /// ```
     pub fn wait_durable(&self, topic: &str, offset: u64) -> Result<()> {
         let loc = self.shared.locate(topic, offset)?;
         self.shared.wait_durable_lsn(loc.lsn_end)

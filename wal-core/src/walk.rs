@@ -239,7 +239,13 @@ impl<'a> Reader<'a> {
                 return Ok(found);
             }
         }
-        let mut end = self.len;
+        // Past the file system's last data region there is nothing but zeros: a segment
+        // mostly never written is not read at all there.
+        let zeros_from = self
+            .storage
+            .zeros_from()
+            .map_err(|e| Error::io("find the end of data", self.path, None, e))?;
+        let mut end = zeros_from.map_or(self.len, |z| z.min(self.len));
         let mut found = None;
         while end > from {
             let start = end.saturating_sub(WINDOW as u64).max(from);

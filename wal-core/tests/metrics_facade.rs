@@ -122,8 +122,7 @@ fn two_logs_report_their_own_series() {
     for i in 0..10u8 {
         wa.append_for_topic("t", &[i; 100]).unwrap();
     }
-    wb.batch_append_for_topic("u", &[b"x", b"yz", b"abc"])
-        .unwrap();
+    wb.batch_append_for_topic("u", &["x", "yz", "abc"]).unwrap();
     let c = wa.consumer("t", "billing").unwrap();
     assert_eq!(c.batch_read(400, true).unwrap().len(), 4);
     wa.consumer("t", "audit").unwrap();

@@ -19,7 +19,7 @@ fn stats_serialize_with_their_values() {
     };
     open().append_for_topic("t", b"first").unwrap();
     let wal = open();
-    wal.batch_append_for_topic("t", &[b"ab", b"cde"]).unwrap();
+    wal.batch_append_for_topic("t", &["ab", "cde"]).unwrap();
     wal.consumer("t", "billing").unwrap().seek(1).unwrap();
 
     let stats = serde_json::to_value(wal.stats()).unwrap();

@@ -74,6 +74,44 @@ pub fn create_has_len_and_reads_zeroes(backend: &dyn Backend) {
     }
 }
 
+/// `zeros_from`, when a backend knows it, is never below a written byte, and everything
+/// from it to the end reads as zeros: before any write, after writes near the start, in
+/// the middle and at the very end, synced or not.
+pub fn zeros_from_is_never_below_data(backend: &dyn Backend) {
+    const P: &str = "zeros_from_is_never_below_data";
+    let dir = temp_dir(P);
+    let len = 4 * MIB;
+    let storage = create(backend, &seg(&dir, "seg"), len, P);
+    let check = |written_end: u64, when: &str| {
+        let Some(z) = ok(storage.zeros_from(), P, "zeros_from") else {
+            return;
+        };
+        assert!(
+            z >= written_end,
+            "{P}: zeros_from {z} is below data written up to {written_end} ({when})"
+        );
+        let z = z.min(len);
+        let mut tail = vec![0xAA; (len - z) as usize];
+        let n = ok(storage.read_at(z, &mut tail), P, "read the tail");
+        assert!(
+            tail[..n].iter().all(|&b| b == 0),
+            "{P}: bytes from zeros_from {z} on must be zeros ({when})"
+        );
+    };
+    check(0, "nothing written");
+    ok(storage.write_at(100, &[7; 300]), P, "write near the start");
+    check(400, "written near the start, not synced");
+    ok(
+        storage.write_at(MIB + 5, &[8; 5000]),
+        P,
+        "write in the middle",
+    );
+    ok(storage.sync(), P, "sync");
+    check(MIB + 5005, "written in the middle, synced");
+    ok(storage.write_at(len - 1, &[9]), P, "write the last byte");
+    check(len, "last byte written");
+}
+
 /// Writes of odd sizes (1 byte, 4095, 4097, 1 MiB + 3, ...) at odd and adjacent offsets,
 /// and an overwrite inside an earlier write, read back exactly, and leave every other byte
 /// untouched.

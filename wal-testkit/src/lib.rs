@@ -58,6 +58,7 @@ macro_rules! storage_conformance_tests {
             flusher_reports_a_failing_member_alone,
             remove_then_sync_dir_deletes_file,
             sync_dir_after_create,
+            zeros_from_is_never_below_data,
         );
     };
     (@tests $make_backend:expr; $($property:ident),+ $(,)?) => {

@@ -141,7 +141,11 @@ fn uring(probe: &UringProbe) -> Result<Arc<dyn StorageBackend>, String> {
     };
     match wal_backend_uring::UringBackend::probe_with(options) {
         Ok(b) => Ok(Arc::new(b)),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(match std::error::Error::source(&e) {
+            // `Unavailable` leaves the OS error to `source`; the reason names both.
+            Some(os) => format!("{e}: {os}"),
+            None => e.to_string(),
+        }),
     }
 }
 

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wal::inspect::{Inspection, TopicReport};
 
 use crate::cli::DumpArgs;
-use crate::error::{CliError, CliResult, OK};
+use crate::error::{describe, CliError, CliResult, OK};
 use crate::logdir::{self, Diagnosis};
 use crate::output;
 
@@ -82,9 +82,9 @@ fn dump(
         let mut next = start;
         while next < end {
             let want = (end - next).min(CHUNK) as usize;
-            let chunk = ins
-                .entries(&backend, &t.name, next, want)
-                .map_err(|e| CliError::Unusable(format!("reading topic {:?}: {e}", t.name)))?;
+            let chunk = ins.entries(&backend, &t.name, next, want).map_err(|e| {
+                CliError::Unusable(format!("reading topic {:?}: {}", t.name, describe(&e)))
+            })?;
             let Some(last) = chunk.last() else { break };
             next = last.offset + 1;
             for e in &chunk {

@@ -238,9 +238,10 @@ fn batch_append_returns_the_offset_range() {
 fn empty_batch_append_returns_an_empty_range() {
     let dir = tempfile::tempdir().unwrap();
     let wal = builder(dir.path()).open().unwrap();
-    assert_eq!(wal.batch_append_for_topic("t", &[]).unwrap(), 0..0);
+    let none: &[&[u8]] = &[];
+    assert_eq!(wal.batch_append_for_topic("t", none).unwrap(), 0..0);
     wal.batch_append_for_topic("t", &[b"a", b"b"]).unwrap();
-    assert_eq!(wal.batch_append_for_topic("t", &[]).unwrap(), 2..2);
+    assert_eq!(wal.batch_append_for_topic("t", none).unwrap(), 2..2);
     assert_eq!(wal.get_topic_entry_count("t"), 2);
     assert_eq!(wal.append_for_topic("t", b"c").unwrap(), 2);
 }
@@ -249,7 +250,7 @@ fn empty_batch_append_returns_an_empty_range() {
 fn batch_read_budget_smaller_than_first_entry_returns_one_entry() {
     let dir = tempfile::tempdir().unwrap();
     let wal = builder(dir.path()).open().unwrap();
-    wal.batch_append_for_topic("t", &[&[7u8; 100], &[8u8; 10]])
+    wal.batch_append_for_topic("t", &[&[7u8; 100][..], &[8u8; 10]])
         .unwrap();
     let got = wal.batch_read_for_topic("t", 1, true).unwrap();
     assert_eq!(

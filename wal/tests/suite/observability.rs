@@ -22,7 +22,7 @@ fn topic_stats_count_entries_and_consumer_lag() {
         .unwrap();
     assert_eq!(wal.topic_stats("t"), None);
     wal.append_for_topic("t", b"abc").unwrap();
-    wal.batch_append_for_topic("t", &[b"de", b"f", b"ghij"])
+    wal.batch_append_for_topic("t", &["de", "f", "ghij"])
         .unwrap();
     wal.append_for_topic("other", b"z").unwrap();
     let billing = wal.consumer("t", "billing").unwrap();
