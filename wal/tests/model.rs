@@ -500,7 +500,10 @@ fn regression_a_reclaimer_set_aside_after_choosing_its_segment_holds_back_later_
         assert_eq!(wal.get_topic_entry_count("t"), 40);
         return;
     }
-    panic!("the background thread reclaimed first on every attempt");
+    panic!(
+        "the first reclaimer never stopped: the background thread reclaimed first on every \
+         attempt, or the event PauseAtReclaim waits for is gone from wal_core::retention"
+    );
 }
 
 /// Found while chasing a replay failure of run seed 0x4f4e315171e2c734 that showed once in
