@@ -142,12 +142,19 @@ impl Shared {
                 t.drop_segment(oldest);
             }
             st.segments.remove(&oldest);
+            // Queued under the state lock, in the same step that takes it out of the
+            // table: deleters take only the front of the queue, so a later segment is never
+            // deleted while this one is out of the table but not queued yet (another
+            // reclaimer could otherwise take the next segments and delete them first,
+            // leaving this one behind a gap if the process dies before it goes).
+            self.files.pool.doom(oldest);
             drop(st);
+            // No lock held here (the model test's regression for the above pauses a
+            // reclaimer at this event).
             tracing::debug!(
                 segment = oldest,
                 "reclaiming a segment every cursor has passed"
             );
-            self.files.pool.doom(oldest);
             dropped += 1;
         }
         self.delete_doomed();

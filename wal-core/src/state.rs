@@ -219,23 +219,30 @@ impl Shared {
     }
 
     /// Declares topics `ids` again in the active segment (after a torn tail cut into its
-    /// preamble), so that the segment describes every topic it may hold entries of.
+    /// preamble), so that the segment describes every topic it may hold entries of, and
+    /// makes the declarations durable before returning (at open, before the background
+    /// thread starts): until they are, only the segments before the active one declare
+    /// those topics, and nothing else would keep reclaim from deleting them (a recovered
+    /// segment's `preamble_end` is 0), so a power loss would lose the topics.
     pub(crate) fn redeclare(&self, ids: &[u32]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut st = crate::lock::lock(&self.state);
-        let cap = self.env.opts.buffering.write_buffer;
-        for &id in ids {
-            let need = st.topic_list[id as usize].declaration_len();
-            let rolled = st.active.end + need > st.active.capacity;
-            self.ensure_room(&mut st, need)?;
-            if rolled {
-                return Ok(()); // the new segment's preamble declares every topic
+        let lsn = {
+            let mut st = crate::lock::lock(&self.state);
+            let cap = self.env.opts.buffering.write_buffer;
+            for &id in ids {
+                let need = st.topic_list[id as usize].declaration_len();
+                let rolled = st.active.end + need > st.active.capacity;
+                self.ensure_room(&mut st, need)?;
+                if rolled {
+                    break; // the new segment's preamble declares every topic
+                }
+                let synced = st.synced_in_active(self.commit.durable_lsn());
+                st.declare_topic(id, synced, cap);
             }
-            let synced = st.synced_in_active(self.commit.durable_lsn());
-            st.declare_topic(id, synced, cap);
-        }
-        Ok(())
+            st.lsn_end()
+        };
+        self.wait_durable_lsn(lsn)
     }
 }

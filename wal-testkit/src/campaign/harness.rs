@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use wal::{Entry, FsyncSchedule, ReadConsistency, StorageBackend, Wal};
 
+use super::jitter::Jitter;
 use super::model::{payload, CursorModel, Existence, Model, Persisted};
 use super::op::{Op, Reader, Retention, Setup, CONSUMERS, TOPICS};
 use super::power;
@@ -46,6 +47,8 @@ pub(crate) struct Harness {
     crash_count: u64,
     /// The oldest segment id seen at the last restart.
     first_segment: u64,
+    /// Pauses the threads that drive the log at some of the engine's events.
+    pub(super) jitter: tracing::Dispatch,
 }
 
 impl Harness {
@@ -68,6 +71,7 @@ impl Harness {
             op: "open".into(),
             crash_count: 0,
             first_segment: 1,
+            jitter: Jitter::dispatch(super::rng::mix(setup.fault_seed ^ 0x0717_7E55)),
         };
         let wal = h
             .open()
@@ -142,7 +146,8 @@ impl Harness {
     pub fn step(&mut self, op: &Op) -> Result<(), Violation> {
         self.op = format!("{op:?}");
         self.stats.ops += 1;
-        let result = self.run_op(op);
+        let jitter = self.jitter.clone();
+        let result = tracing::dispatcher::with_default(&jitter, || self.run_op(op));
         self.step += 1;
         result
     }
