@@ -1,10 +1,8 @@
 //! Group commit: one flush in flight at a time, and everybody who needs durability waits
 //! for the flush that covers them.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::thread::Thread;
+use std::sync::{Condvar, Mutex};
 
 use crate::error::Result;
 use crate::lock::lock;
@@ -16,23 +14,17 @@ use crate::poison::Poison;
 struct Progress {
     durable_lsn: u64,
     flush_in_flight: bool,
-    /// Threads parked until a flush covers them: (LSN needed, arrival number) → thread.
-    waiters: BTreeMap<(u64, u64), Thread>,
-    arrivals: u64,
 }
 
 /// The meeting point of a flush leader and its waiters.
 ///
 /// Invariants: `durable_lsn` only grows, and only from a flush that returned `Ok` (it never
 /// claims more than was synced); at most one flush is in flight, and whoever set
-/// `flush_in_flight` clears it and then wakes exactly the waiters it made durable plus, if
-/// any waiter is left, the one that needs the least (it leads the next flush), or every
-/// waiter if the flush failed. Nobody else is woken: with a condition variable's
-/// `notify_all`, every waiter left behind woke only to sleep again, and at 16 writers
-/// waking threads was half the CPU time (`perf`: `futex_wake`, `finish_task_switch`).
+/// `flush_in_flight` clears it and wakes every waiter, whatever the flush returned.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     progress: Mutex<Progress>,
+    changed: Condvar,
     /// Mirror of `Progress::durable_lsn`, for lock-free reads.
     durable_lsn: AtomicU64,
     /// Set by the first failure after which nothing unsynced can be trusted.
@@ -46,9 +38,8 @@ impl GroupCommit {
             progress: Mutex::new(Progress {
                 durable_lsn: lsn,
                 flush_in_flight: false,
-                waiters: BTreeMap::new(),
-                arrivals: 0,
             }),
+            changed: Condvar::new(),
             durable_lsn: AtomicU64::new(lsn),
             poison: Poison::default(),
         }
@@ -65,10 +56,10 @@ impl GroupCommit {
     }
 
     /// Returns once every byte before `lsn` is durable. Leads a flush with `flush` (which
-    /// returns the LSN it made durable) if none is in flight, else parks until the flush
-    /// in flight covers `lsn` or its leader hands over the lead: a flush covers every
-    /// writer that queued while the previous one ran. Data synced before a failure stays
-    /// durable, so only what is not yet durable is refused once the poison is set.
+    /// returns the LSN it made durable) if none is in flight, else waits for the one in
+    /// flight and goes again if it did not cover `lsn`: a flush covers every writer that
+    /// queued while the previous one ran. Data synced before a failure stays durable, so
+    /// only what is not yet durable is refused once the poison is set.
     pub fn wait(&self, lsn: u64, flush: impl Fn() -> Result<u64>) -> Result<()> {
         let mut p = lock(&self.progress);
         loop {
@@ -82,46 +73,19 @@ impl GroupCommit {
                 let result = flush();
                 p = lock(&self.progress);
                 p.flush_in_flight = false;
-                match &result {
-                    Ok(durable) => {
-                        p.durable_lsn = p.durable_lsn.max(*durable);
-                        self.durable_lsn.store(p.durable_lsn, Ordering::Release);
-                        wake_covered_and_next_leader(&mut p);
-                    }
-                    Err(_) => wake_all(&mut p),
+                if let Ok(durable) = result {
+                    p.durable_lsn = p.durable_lsn.max(durable);
+                    self.durable_lsn.store(p.durable_lsn, Ordering::Release);
                 }
+                self.changed.notify_all();
                 result?;
                 continue;
             }
-            let me = (lsn, p.arrivals);
-            p.arrivals += 1;
-            p.waiters.insert(me, std::thread::current());
-            drop(p);
-            // A wake-up that came first leaves a token, so this returns at once; a
-            // spurious one only costs another look.
-            std::thread::park();
-            p = lock(&self.progress);
-            p.waiters.remove(&me);
+            p = self
+                .changed
+                .wait(p)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-    }
-}
-
-/// Wakes (and forgets) every waiter the durable LSN covers, then the first one left, if
-/// any: it leads the next flush.
-fn wake_covered_and_next_leader(p: &mut Progress) {
-    let left = p.waiters.split_off(&(p.durable_lsn + 1, 0));
-    for thread in std::mem::replace(&mut p.waiters, left).into_values() {
-        thread.unpark();
-    }
-    if let Some(next) = p.waiters.values().next() {
-        next.unpark();
-    }
-}
-
-/// Wakes every waiter: the flush failed, and each must see the poison.
-fn wake_all(p: &mut Progress) {
-    for thread in std::mem::take(&mut p.waiters).into_values() {
-        thread.unpark();
     }
 }
 
@@ -132,7 +96,7 @@ mod tests {
     use std::sync::Arc;
 
     /// Many threads wait for LSNs that a slow flush covers in steps: every wait returns,
-    /// each covered by a flush that really reached its LSN, and no waiter is left parked.
+    /// each covered by a flush that really reached its LSN, and no flush is left in flight.
     #[test]
     fn every_waiter_returns_once_covered_and_flushes_are_shared() {
         let gc = Arc::new(GroupCommit::new(0));
@@ -160,7 +124,7 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(gc.durable_lsn(), 1600);
-        assert!(lock(&gc.progress).waiters.is_empty());
+        assert!(!lock(&gc.progress).flush_in_flight);
         assert!(flushes.load(Ordering::SeqCst) >= 1);
     }
 
@@ -184,6 +148,6 @@ mod tests {
         for t in threads {
             assert!(t.join().unwrap().is_err());
         }
-        assert!(lock(&gc.progress).waiters.is_empty());
+        assert!(!lock(&gc.progress).flush_in_flight);
     }
 }
