@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use crate::config::FsyncSchedule;
 use crate::error::Error;
 use crate::lock::lock;
+use crate::observe::Step;
 use crate::shared::Shared;
 
 /// Messages to the background thread.
@@ -92,7 +93,11 @@ impl Doorbell {
 pub(crate) fn spawn(shared: Arc<Shared>, rx: Receiver<Wake>) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("wal-flush".into())
-        .spawn(move || run(&shared, &rx))
+        .spawn(move || {
+            // Every event of this thread carries the log's directory.
+            let _span = shared.log_span().clone().entered();
+            run(&shared, &rx)
+        })
 }
 
 /// The loop: wake on the schedule (or when the buffer fills), write or flush, then do the
@@ -119,6 +124,7 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
             .saturating_duration_since(Instant::now());
         let round = shared.guard_panic("background round", || {
             let woken = rx.recv_timeout(timeout);
+            let _round = tracing::debug_span!("wal.round", wake = ?woken).entered();
             let result = match woken {
                 Ok(Wake::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
                     return Err(Error::Closed)
@@ -170,7 +176,9 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
                 return;
             }
             tracing::warn!(error = %e, "background flush failed; retrying on the next round");
+            shared.report_step_failed(Step::BackgroundFlush, &e);
         }
+        shared.publish_metrics_if_due();
     }
 }
 
@@ -187,6 +195,7 @@ fn prepare_and_reclaim(shared: &Shared) -> crate::error::Result<()> {
     if shared.files.precreator.requested() {
         if let Err(e) = shared.prepare_spare() {
             tracing::warn!(error = %e, "could not prepare the next segment; rollover will create it");
+            shared.report_step_failed(Step::PrepareSegment, &e);
         }
     }
     shared.reclaim().map(|_| ())

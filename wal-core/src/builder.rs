@@ -49,7 +49,7 @@ pub struct WalBuilder<S: BackendSource = Explicit> {
     dir: Option<PathBuf>,
     source: S,
     custom: Option<Arc<dyn Backend>>,
-    opts: Options,
+    pub(crate) opts: Options,
     /// `max_entry_size` was set by the user (else it shrinks to fit small segments).
     max_entry_set: bool,
 }
@@ -257,6 +257,7 @@ impl<S: BackendSource> WalBuilder<S> {
                 .min(largest_entry(opts.limits.segment_size));
         }
         validate(&opts)?;
+        let _span = crate::trace::open_span(&dir).entered();
         create_dir(&dir)?;
         let lock_file = lock_dir(&dir)?;
         let recovered = recover(

@@ -45,6 +45,8 @@ impl<S> Wal<S> {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
+        let shared = self.shared.clone();
+        let _span = shared.enter(tracing::debug_span!(parent: shared.log_span(), "wal.close"));
         self.shutdown();
         if !self.shared.signals.doorbell.ring_shutdown() {
             tracing::debug!("the background thread had already stopped");

@@ -120,6 +120,8 @@ pub(crate) struct Options {
     pub buffering: Buffering,
     pub files: FileOptions,
     pub retention: Retention,
+    /// The `on_error` hook.
+    pub observe: crate::observe::ObserveOptions,
 }
 
 /// When appends and checkpointed reads are made durable.

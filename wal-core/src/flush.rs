@@ -91,7 +91,10 @@ impl Shared {
     pub(crate) fn poison(&self, err: Error) -> Error {
         tracing::error!(error = %err, dir = %self.env.dir.display(), "the log is poisoned; reopen it to recover");
         self.env.stats.flush_failed();
-        let cause = self.commit.poison().set(err);
+        let (cause, first) = self.commit.poison().set(err);
+        if first {
+            self.report_poisoned(&cause);
+        }
         Error::Poisoned { cause }
     }
 
@@ -130,7 +133,7 @@ impl Shared {
         }
         let (mut chunks, appends) = {
             let mut st = lock(&self.state);
-            (st.pending.take(), self.env.stats.appends())
+            (st.pending.take(), self.env.stats.taken_for_write())
         };
         while let Some(chunk) = chunks.pop_front() {
             if let Err(e) = self.write_chunk(&mut io, &chunk) {
@@ -260,9 +263,10 @@ impl Shared {
     /// One flush: write what is pending, then sync every dirty storage in one call to the
     /// backend's flusher. Returns the LSN that is now durable.
     fn flush_cycle(&self) -> Result<u64> {
+        let _span = self.enter(tracing::debug_span!(parent: self.log_span(), "wal.flush"));
         let started = std::time::Instant::now();
         self.write_pending()?;
-        let (requests, written, entries) = {
+        let (requests, written, entries, covered) = {
             let mut io = lock(&self.writer.io);
             let requests: Vec<FlushRequest> = std::mem::take(&mut io.dirty)
                 .into_values()
@@ -270,7 +274,12 @@ impl Shared {
                 .collect();
             let entries = io.appends_written - io.appends_flushed;
             io.appends_flushed = io.appends_written;
-            (requests, io.written_lsn, entries)
+            (
+                requests,
+                io.written_lsn,
+                entries,
+                self.env.stats.flush_covers(),
+            )
         };
         if requests.is_empty() {
             return Ok(written);
@@ -296,7 +305,7 @@ impl Shared {
         }
         self.env
             .stats
-            .flushed(requests.len() as u64, entries, started.elapsed());
+            .flushed(requests.len() as u64, entries, started, covered);
         Ok(written)
     }
 

@@ -34,8 +34,13 @@ impl Poison {
     }
 
     /// Records `err` as the cause, unless one is recorded already (the first one wins);
-    /// returns the cause in force.
-    pub fn set(&self, err: Error) -> Arc<Error> {
-        self.cause.get_or_init(|| Arc::new(err)).clone()
+    /// returns the cause in force, and whether this call recorded it.
+    pub fn set(&self, err: Error) -> (Arc<Error>, bool) {
+        let mut first = false;
+        let cause = self.cause.get_or_init(|| {
+            first = true;
+            Arc::new(err)
+        });
+        (cause.clone(), first)
     }
 }

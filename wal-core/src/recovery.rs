@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::format::{decode_record, RecordError, RecordKind, FORMAT_VERSION, SEGMENT_HEADER_LEN};
+use crate::recovery_stats::RecoveryStats;
 use crate::segment::{
     segment_file_name, write_durable_header, ActiveSegment, SegmentMeta, DAMAGED_SUFFIX,
 };
@@ -25,6 +26,8 @@ pub(crate) struct Recovered {
     /// Topics the active segment does not declare (its preamble was cut with a torn tail):
     /// they are declared again, so that the segment stays self-describing.
     pub undeclared: Vec<u32>,
+    /// What recovery read, cut and set aside.
+    pub stats: RecoveryStats,
 }
 
 /// Decodes the entry record at the start of `buf` (read from `pos` in segment `segment`)
@@ -115,8 +118,10 @@ pub(crate) fn recover(
     mode: RecoveryMode,
     keep_cut: bool,
 ) -> Result<Recovered> {
+    let started = std::time::Instant::now();
+    let mut stats = RecoveryStats::default();
     let mut walk = SegmentWalk::new(dir, backend)?;
-    drop_trailing(dir, backend, &walk.trailing)?;
+    drop_trailing(dir, backend, &walk.trailing, &mut stats)?;
     let mut segments = BTreeMap::new();
     let mut active: Option<ActiveSegment> = None;
     // One segment open at a time: a log of thousands of segments must not need thousands
@@ -137,18 +142,21 @@ pub(crate) fn recover(
                     });
                 }
                 tracing::warn!(%reason, "keeping the log up to the gap and setting the rest aside");
-                set_aside_files(dir, backend, &later)?;
+                set_aside_files(dir, backend, &later, &mut stats)?;
                 break;
             }
             Step::BadHeader { error, .. } => return Err(error),
             Step::Segment(seg) => seg,
         };
+        stats.segments_scanned += 1;
         let end = match seg.outcome {
             Outcome::Clean { end } => end,
             Outcome::Torn { cut, dirty_end } => {
                 tracing::info!(path = %seg.path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
+                stats.torn_tail_bytes += dirty_end.saturating_sub(cut);
                 if keep_cut {
-                    set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
+                    let copy = set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
+                    stats.files_set_aside.push(copy);
                 } else {
                     erase(&*seg.storage, &seg.path, cut, dirty_end)?;
                 }
@@ -167,8 +175,10 @@ pub(crate) fn recover(
                 tracing::warn!(error = %err, "keeping the log up to the damage and setting the rest aside");
                 let mut r = Reader::new(&*seg.storage, &seg.path)?;
                 let dirty_end = r.last_nonzero(cut)?.unwrap_or(cut);
-                set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
-                set_aside_files(dir, backend, &seg.later)?;
+                let copy = set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
+                stats.damaged_bytes_set_aside += dirty_end.saturating_sub(cut);
+                stats.files_set_aside.push(copy);
+                set_aside_files(dir, backend, &seg.later, &mut stats)?;
                 cut
             }
         };
@@ -212,7 +222,11 @@ pub(crate) fn recover(
     let undeclared = walk.replay.undeclared_in_segment();
     let handles = vec![(active.id, active.storage.clone())];
     let (topics, topic_list) = walk.replay.finish();
+    stats.bytes_read = walk.stats.bytes_read;
+    stats.bytes_checksummed = walk.stats.bytes_checksummed;
+    stats.duration = started.elapsed();
     Ok(Recovered {
+        stats,
         undeclared,
         state: State {
             topics,
@@ -230,7 +244,12 @@ pub(crate) fn recover(
 /// syncing the directory after each, so that the ids left stay consecutive whatever a
 /// crash keeps: removes the unwritten ones, and sets aside whole (as `*.damaged`) those
 /// whose header never became durable.
-fn drop_trailing(dir: &Path, backend: &dyn Backend, trailing: &[Trailing]) -> Result<()> {
+fn drop_trailing(
+    dir: &Path,
+    backend: &dyn Backend,
+    trailing: &[Trailing],
+    stats: &mut RecoveryStats,
+) -> Result<()> {
     for t in trailing {
         match t.kind {
             TrailingKind::Unwritten => {
@@ -238,6 +257,7 @@ fn drop_trailing(dir: &Path, backend: &dyn Backend, trailing: &[Trailing]) -> Re
                 backend
                     .remove(&t.path)
                     .map_err(|e| Error::io("remove empty segment", &t.path, None, e))?;
+                stats.unwritten_segments_removed += 1;
             }
             TrailingKind::HeaderNeverDurable => {
                 tracing::info!(path = %t.path.display(), "setting aside a last segment whose header never became durable (a torn tail)");
@@ -245,6 +265,8 @@ fn drop_trailing(dir: &Path, backend: &dyn Backend, trailing: &[Trailing]) -> Re
                 backend
                     .rename(&t.path, &to)
                     .map_err(|e| Error::io("set aside segment", &t.path, None, e))?;
+                stats.segments_set_aside += 1;
+                stats.files_set_aside.push(to);
             }
         }
         backend
@@ -272,6 +294,7 @@ fn erase(storage: &dyn Storage, path: &Path, from: u64, to: u64) -> Result<()> {
 }
 
 /// Copies `pos..dirty_end` of a segment beside it, then erases it from the segment.
+/// Returns the copy's path.
 fn set_aside(
     dir: &Path,
     backend: &dyn Backend,
@@ -279,7 +302,7 @@ fn set_aside(
     path: &Path,
     pos: u64,
     dirty_end: u64,
-) -> Result<()> {
+) -> Result<PathBuf> {
     let dirty_end = dirty_end.max(pos);
     let stem = path
         .file_name()
@@ -295,7 +318,8 @@ fn set_aside(
     backend
         .sync_dir(dir)
         .map_err(|e| Error::io("sync directory", dir, None, e))?;
-    erase(storage, path, pos, dirty_end)
+    erase(storage, path, pos, dirty_end)?;
+    Ok(copy_path)
 }
 
 /// `dir/<stem>.damaged`, or `dir/<stem>.<n>.damaged` with the first `n` not taken, so
@@ -313,13 +337,20 @@ fn free_name(dir: &Path, stem: &str) -> PathBuf {
 
 /// Renames whole later segments aside (they follow damage, so their data cannot be used),
 /// last first, so that the ids left stay consecutive whatever a crash keeps.
-fn set_aside_files(dir: &Path, backend: &dyn Backend, ids: &[u64]) -> Result<()> {
+fn set_aside_files(
+    dir: &Path,
+    backend: &dyn Backend,
+    ids: &[u64],
+    stats: &mut RecoveryStats,
+) -> Result<()> {
     for &id in ids.iter().rev() {
         let from = dir.join(segment_file_name(id));
         let to = free_name(dir, &segment_file_name(id));
         backend
             .rename(&from, &to)
             .map_err(|e| Error::io("set aside segment", &from, None, e))?;
+        stats.segments_set_aside += 1;
+        stats.files_set_aside.push(to);
         backend
             .sync_dir(dir)
             .map_err(|e| Error::io("sync directory", dir, None, e))?;

@@ -123,6 +123,7 @@ impl Shared {
     ///   back;
     /// - the retention policy (`retain_bytes`, `retain_age`) does not keep it.
     pub(crate) fn reclaim(&self) -> Result<usize> {
+        let _span = self.enter(tracing::debug_span!(parent: self.log_span(), "wal.reclaim"));
         let mut dropped = 0;
         loop {
             let mut st = lock(&self.state);
@@ -160,12 +161,19 @@ impl Shared {
                 t.drop_segment(oldest);
             }
             st.segments.remove(&oldest);
+            // Queued under the state lock, in the same step that takes it out of the
+            // table: deleters take only the front of the queue, so a later segment is never
+            // deleted while this one is out of the table but not queued yet (another
+            // reclaimer could otherwise take the next segments and delete them first,
+            // leaving this one behind a gap if the process dies before it goes).
+            self.files.pool.doom(oldest);
             drop(st);
+            // No lock held here (the model test's regression for the above pauses a
+            // reclaimer at this event).
             tracing::debug!(
                 segment = oldest,
                 "reclaiming a segment every cursor has passed"
             );
-            self.files.pool.doom(oldest);
             dropped += 1;
         }
         self.delete_doomed();
@@ -189,6 +197,8 @@ impl Shared {
             if let Err(e) = synced {
                 // Retry from here: removing an already removed file is a no-op.
                 tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
+                let e = Error::io("delete segment", &path, None, e);
+                self.report_step_failed(crate::observe::Step::DeleteSegment, &e);
                 self.files.pool.requeue(ready[i..].iter().copied());
                 return;
             }

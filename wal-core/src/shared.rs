@@ -10,6 +10,7 @@ use crate::commit::GroupCommit;
 use crate::config::{FsyncSchedule, Options};
 use crate::consumer::Tail;
 use crate::flush::Writer;
+use crate::observe::Observer;
 use crate::pool::HandlePool;
 use crate::precreate::Precreator;
 use crate::recovery::Recovered;
@@ -59,6 +60,8 @@ pub(crate) struct Env {
     pub backend: Arc<dyn Backend>,
     /// What [`crate::Wal::stats`] reports.
     pub stats: Counters,
+    /// The log's span, the `on_error` hook, what recovery did.
+    pub obs: Observer,
 }
 
 /// The segment files other than the one being appended to.
@@ -94,6 +97,12 @@ impl Shared {
             pool.insert(id, storage);
         }
         let (doorbell, rx) = Doorbell::new();
+        let stats = Counters::new(&dir);
+        let obs = Observer::new(
+            &dir,
+            opts.observe.clone(),
+            std::mem::take(&mut recovered.stats),
+        );
         let shared = Self {
             writer: Writer::new(
                 backend.flusher(),
@@ -114,7 +123,8 @@ impl Shared {
                 dir,
                 opts,
                 backend,
-                stats: Counters::default(),
+                stats,
+                obs,
             },
         };
         (shared, rx)

@@ -195,6 +195,7 @@ impl Shared {
     /// Seals the active segment and starts the next one, whose preamble re-declares every
     /// topic and cursor so that older segments can later be deleted.
     fn rollover(&self, st: &mut State) -> Result<()> {
+        let _span = self.enter(tracing::debug_span!(parent: self.log_span(), "wal.rollover"));
         let id = st.active.id + 1;
         let path = self.env.dir.join(segment_file_name(id));
         let storage = self.next_segment(id, &path)?;
@@ -244,29 +245,30 @@ impl Shared {
     }
 
     /// Declares topics `ids` again in the active segment (after a torn tail cut into its
-    /// preamble), so that the segment describes every topic, cursor and metadata value
-    /// on its own; no earlier segment is deleted before these records are durable.
+    /// preamble), so that the segment describes every topic, cursor and metadata value on
+    /// its own, and makes the declarations durable before returning (at open, before the
+    /// background thread starts): until they are, only the segments before the active one
+    /// declare them, and nothing else would keep reclaim from deleting those (a recovered
+    /// segment's `preamble_end` is 0), so a power loss would lose them.
     pub(crate) fn redeclare(&self, ids: &[u32]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut st = crate::lock::lock(&self.state);
-        let cap = self.env.opts.buffering.write_buffer;
-        for &id in ids {
-            let need = st.topic_list[id as usize].declaration_len();
-            let rolled = st.active.end + need > st.active.capacity;
-            self.ensure_room(&mut st, need)?;
-            if rolled {
-                return Ok(()); // the new segment's preamble declares every topic
+        let lsn = {
+            let mut st = crate::lock::lock(&self.state);
+            let cap = self.env.opts.buffering.write_buffer;
+            for &id in ids {
+                let need = st.topic_list[id as usize].declaration_len();
+                let rolled = st.active.end + need > st.active.capacity;
+                self.ensure_room(&mut st, need)?;
+                if rolled {
+                    break; // the new segment's preamble declares every topic
+                }
+                let synced = st.synced_in_active(self.commit.durable_lsn());
+                st.declare_topic(id, synced, cap);
             }
-            let synced = st.synced_in_active(self.commit.durable_lsn());
-            st.declare_topic(id, synced, cap);
-        }
-        // Like a preamble: the segments before may go only once these are durable.
-        let (active, end) = (st.active.id, st.active.end);
-        if let Some(meta) = st.segments.get_mut(&active) {
-            meta.preamble_end = meta.preamble_end.max(end);
-        }
-        Ok(())
+            st.lsn_end()
+        };
+        self.wait_durable_lsn(lsn)
     }
 }

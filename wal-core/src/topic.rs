@@ -132,6 +132,8 @@ pub(crate) struct TopicState {
     pub cursors: BTreeMap<String, CursorState>,
     /// Metadata by key (`Wal::set_meta`), re-declared in every segment's preamble.
     pub meta: BTreeMap<String, Vec<u8>>,
+    /// Entries and bytes appended since the log was opened (`Wal::topic_stats`).
+    pub counts: crate::topic_stats::TopicCounts,
     runs: Vec<Run>,
 }
 
@@ -146,6 +148,7 @@ impl TopicState {
             floor: next_offset,
             cursors,
             meta: BTreeMap::new(),
+            counts: Default::default(),
             runs: Vec::new(),
         }
     }

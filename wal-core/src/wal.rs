@@ -278,10 +278,7 @@ impl<S> Wal<S> {
 
     /// Counters since the log was opened.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.shared.env.stats.snapshot();
-        stats.segments = lock(&self.shared.state).segments.len() as u64;
-        stats.open_segment_handles = self.shared.files.pool.len() as u64;
-        stats
+        self.shared.stats_now()
     }
 }
 
@@ -352,6 +349,7 @@ impl Shared {
             st.topic_list[id as usize].push(seg, base, pos, data.len() as u32);
         }
         self.env.stats.appended(n, payload);
+        st.topic_list[id as usize].counts.appended(n, payload);
         let half_full = st.active.end * 2 >= st.active.capacity;
         let lsn = st.lsn_end();
         let pending = st.pending.bytes();

@@ -43,7 +43,8 @@
 //! ([`run_one`] with the seed a [`Failure`] names). The interleaving with the log's
 //! background thread (timer syncs, pre-creation, reclaim) is not: a replay runs the same
 //! operations and crash points counted in backend calls, which usually, not always, lands
-//! on the same failure.
+//! on the same failure. To make races inside short windows show more often, the threads
+//! that drive the log sleep briefly at random at the engine's `tracing` events (`jitter`).
 //!
 //! ```no_run
 //! use wal_testkit::campaign::{run, CampaignConfig, InnerBackend};
@@ -56,6 +57,7 @@
 mod check;
 mod concurrent;
 mod harness;
+mod jitter;
 mod model;
 mod op;
 mod power;

@@ -295,6 +295,9 @@ pub use wal_core::{
     FsyncSchedule, ReadConsistency, ReadVisibility, RecoveryMode, Result, SequentialFlusher, Stats,
     Storage, TopicNameProblem, MAX_META_VALUE,
 };
+/// Observability: per-topic and recovery statistics, health, and the `on_error` hook's
+/// failures (README, "Observability").
+pub use wal_core::{ConsumerStats, Failure, Health, RecoveryStats, Step, TopicStats};
 
 /// An open write-ahead log: the engine's [`wal_core::Wal`], whose builder chooses among the
 /// built-in backends ([`BuiltIn`]). Every method is documented on this page.

@@ -63,6 +63,7 @@ impl Harness {
         let all_topics: Vec<String> = self.model.topics.iter().map(|t| t.name.clone()).collect();
         let phase = self.model.phase_seq();
         let wal = self.wal();
+        let jitter = &self.jitter;
         let finished = AtomicUsize::new(0);
         let (acks, read, churned) = std::thread::scope(|s| {
             let handles: Vec<_> = plans
@@ -71,6 +72,7 @@ impl Harness {
                 .map(|(plan, name)| {
                     let finished = &finished;
                     s.spawn(move || {
+                        let _jitter = tracing::dispatcher::set_default(jitter);
                         let mut acks: Acks = Vec::new();
                         for batch in plan {
                             let r = if batch.len() == 1 {
@@ -94,6 +96,7 @@ impl Harness {
                 let finished = &finished;
                 let topic = &names[0];
                 s.spawn(move || {
+                    let _jitter = tracing::dispatcher::set_default(jitter);
                     consume(wal, topic, r, || finished.load(Ordering::SeqCst) == writers)
                 })
             });
@@ -101,12 +104,16 @@ impl Harness {
                 let finished = &finished;
                 let topics = &all_topics;
                 s.spawn(move || {
+                    let _jitter = tracing::dispatcher::set_default(jitter);
                     read_old(wal, topics, || finished.load(Ordering::SeqCst) == writers)
                 })
             });
             let reclaimer = churn.then(|| {
                 let finished = &finished;
-                s.spawn(move || reclaim(wal, || finished.load(Ordering::SeqCst) == writers))
+                s.spawn(move || {
+                    let _jitter = tracing::dispatcher::set_default(jitter);
+                    reclaim(wal, || finished.load(Ordering::SeqCst) == writers)
+                })
             });
             let acks: Vec<Acks> = handles
                 .into_iter()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use wal::{Entry, FsyncSchedule, ReadConsistency, StorageBackend, Wal};
 
+use super::jitter::Jitter;
 use super::model::{payload, CursorModel, Existence, Model, Persisted};
 use super::op::{Op, Reader, Retention, Setup, CONSUMERS, TOPICS};
 use super::power;
@@ -48,6 +49,8 @@ pub(crate) struct Harness {
     first_segment: u64,
     /// What `on_durable` callbacks said, as they said it (see `raft.rs`).
     pub(super) notices: super::raft::Notices,
+    /// Pauses the threads that drive the log at some of the engine's events.
+    pub(super) jitter: tracing::Dispatch,
 }
 
 impl Harness {
@@ -71,6 +74,7 @@ impl Harness {
             crash_count: 0,
             first_segment: 1,
             notices: super::raft::Notices::default(),
+            jitter: Jitter::dispatch(super::rng::mix(setup.fault_seed ^ 0x0717_7E55)),
         };
         let wal = h
             .open()
@@ -145,7 +149,8 @@ impl Harness {
     pub fn step(&mut self, op: &Op) -> Result<(), Violation> {
         self.op = format!("{op:?}");
         self.stats.ops += 1;
-        let result = self.run_op(op);
+        let jitter = self.jitter.clone();
+        let result = tracing::dispatcher::with_default(&jitter, || self.run_op(op));
         self.step += 1;
         result
     }

@@ -16,6 +16,7 @@ mod global_order;
 mod group_commit;
 mod isolation;
 mod metadata;
+mod observability;
 mod on_durable;
 mod overhead;
 mod reads;
