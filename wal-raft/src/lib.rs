@@ -48,16 +48,6 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Status: a temporary adapter
-//!
-//! The engine calls this crate is written against (`truncate_from`, topics that start at
-//! any offset, per-topic metadata, `read_range` and `on_durable`) are being added to
-//! `wal`. Until they are, a temporary adapter provides them from today's API, with these
-//! differences: a group's entries live in topics named `{group}~g{N}` (a new one after
-//! each `truncate` that cuts entries, or purge past the end, which copies the entries it
-//! keeps), its metadata in a topic `{group}~meta`, and durability notifications come from
-//! a thread per store that calls `Wal::sync` for the appends queued at that moment.
-//!
 //! # Encoding
 //!
 //! Each Raft entry is one log entry, encoded with postcard: varint integers and no field
@@ -72,13 +62,13 @@ mod io;
 mod reader;
 mod store;
 
-// TEMPORARY (issue 13): the engine API this crate is written against (`truncate_from`,
-// topics starting anywhere, `set_meta`/`meta`, `read_range`, `on_durable`) is being added
-// to `wal`. Until it lands, `compat` provides it on top of today's API. When it does,
-// delete `compat.rs` and replace these two lines with
-// `pub(crate) type Log = wal::Wal;` and `pub(crate) fn wrap(w: Arc<wal::Wal>) -> Arc<Log> { w }`.
-mod compat;
-pub(crate) use compat::{wrap, Log};
+/// The log a store writes to: the engine itself (one topic per Raft group).
+pub(crate) type Log = wal::Wal;
+
+/// The log a store shares with the caller (the engine needs no wrapper).
+pub(crate) fn wrap(w: std::sync::Arc<wal::Wal>) -> std::sync::Arc<Log> {
+    w
+}
 
 pub use error::{Error, Result};
 pub use reader::{WalLogReader, LIMITED_READ_BYTES};

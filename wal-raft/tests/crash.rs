@@ -321,14 +321,12 @@ fn every_crash_mode_is_tested() {
     assert_eq!(ALL_CRASH_MODES.len(), 7);
 }
 
-/// The same runs with segment deletion on. Known to fail now and then (about one run
-/// in a few hundred, in several crash modes, e.g. seed 1007 with `DropUnsynced`): after
-/// the crash the oldest segments are gone, and with them entries that no acknowledged
-/// purge or truncation removed. It never failed with deletion off (thousands of runs),
-/// so it is the engine's reclaim, not the store; it is reported with issue 13 and stays
-/// ignored until the engine is fixed. Run it with `-- --ignored`.
+/// The same runs with segment deletion on. It used to fail about one run in a few
+/// hundred (e.g. seed 1007 with `DropUnsynced`): reclaim deleted segments below a
+/// `truncate_before` that the power loss then took back, so entries no acknowledged purge
+/// removed were gone. The engine now deletes no segment before the last truncation of
+/// either kind is durable.
 #[test]
-#[ignore = "engine: reclaim can delete segments below a truncation a power loss takes back"]
 fn power_losses_with_segment_deletion() {
     for &mode in ALL_CRASH_MODES {
         for run in 0..RUNS_PER_MODE {
