@@ -5,7 +5,7 @@
 //! directory, and checks that it catches up and holds every key. Exits 0 when it does.
 //!
 //! ```sh
-//! cargo run -p topicwal-raft --example kv_cluster
+//! cargo run -p wal-raft --example kv_cluster
 //! ```
 #![allow(clippy::print_stdout, reason = "an example reports on stdout")]
 
