@@ -416,49 +416,37 @@ mod tests {
         }
     }
 
+    /// One record of `kind` with `flags`, `offset` and `payload`, in segment 1 (topic 0).
+    fn record_in_segment_1(kind: RecordKind, flags: u8, offset: u64, payload: &[u8]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 1, kind, flags, 0, offset, 0, payload);
+        buf
+    }
+
     #[test]
     fn batch_flags_only_on_entries_delete_only_on_cursors_and_names_are_short() {
-        let mut buf = Vec::new();
-        encode_record(&mut buf, 1, RecordKind::Cursor, FLAG_BATCH, 0, 3, 0, b"c");
-        assert!(matches!(
-            decode_record(&buf, 1),
-            Err(RecordError::Malformed(_))
-        ));
-        let mut buf = Vec::new();
-        encode_record(
-            &mut buf,
-            1,
+        let malformed =
+            |buf: &[u8]| matches!(decode_record(buf, 1), Err(RecordError::Malformed(_)));
+        assert!(malformed(&record_in_segment_1(
+            RecordKind::Cursor,
+            FLAG_BATCH,
+            3,
+            b"c"
+        )));
+        assert!(malformed(&record_in_segment_1(
             RecordKind::Entry,
             FLAG_CURSOR_DELETE,
-            0,
             3,
-            0,
-            b"e",
-        );
-        assert!(matches!(
-            decode_record(&buf, 1),
-            Err(RecordError::Malformed(_))
-        ));
-        let mut buf = Vec::new();
-        encode_record(
-            &mut buf,
-            1,
-            RecordKind::Cursor,
-            FLAG_CURSOR_DELETE,
-            0,
-            3,
-            0,
-            b"c",
-        );
+            b"e"
+        )));
+        let buf = record_in_segment_1(RecordKind::Cursor, FLAG_CURSOR_DELETE, 3, b"c");
         assert_eq!(decode_record(&buf, 1).unwrap().0.flags, FLAG_CURSOR_DELETE);
-        let mut buf = Vec::new();
-        encode_record(&mut buf, 1, RecordKind::TopicDef, 0, 0, 0, 0, &[b'x'; 256]);
+        let buf = record_in_segment_1(RecordKind::TopicDef, 0, 0, &[b'x'; 256]);
         assert!(matches!(
             decode_header(&buf),
             Err(RecordError::Malformed(_))
         ));
-        let mut buf = Vec::new();
-        encode_record(&mut buf, 1, RecordKind::SyncMark, 0, 0, 0, 0, b"x");
+        let buf = record_in_segment_1(RecordKind::SyncMark, 0, 0, b"x");
         assert!(matches!(
             decode_header(&buf),
             Err(RecordError::Malformed(_))
