@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use wal::{Entry, Error, FsyncSchedule, Wal};
-use wal_testkit::faulty::{FaultPlan, FaultyBackend, ALL_CRASH_MODES};
+use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend, ALL_CRASH_MODES};
 
 fn data(tag: &str, i: u64) -> Vec<u8> {
     format!("{tag}-{i}").into_bytes()
@@ -261,35 +261,51 @@ fn faulty_log(dir: &Path, backend: &Arc<FaultyBackend>) -> Wal {
         .unwrap()
 }
 
+/// A log on a FaultyBackend seeded with `round` whose topic "raft" holds entries 0..30 of
+/// `tag`, 300 bytes each (several segments).
+fn thirty_padded_entries(round: u64, tag: &str) -> (tempfile::TempDir, Arc<FaultyBackend>, Wal) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(FaultyBackend::new(
+        common::raw_backend(),
+        FaultPlan::seeded(round),
+    ));
+    let wal = faulty_log(dir.path(), &backend);
+    for i in 0..30 {
+        let mut d = data(tag, i);
+        d.resize(300, b'.');
+        wal.append_for_topic("raft", &d).unwrap();
+    }
+    (dir, backend, wal)
+}
+
+/// Reclaims what it may, cuts the power in `mode`, and opens the log again.
+fn reclaim_crash_and_reopen(
+    wal: Wal,
+    dir: &tempfile::TempDir,
+    backend: &Arc<FaultyBackend>,
+    mode: CrashMode,
+    round: u64,
+) -> Wal {
+    wal.reclaim().unwrap();
+    wal.abandon();
+    backend.crash(mode).unwrap();
+    backend.set_plan(FaultPlan::seeded(round));
+    faulty_log(dir.path(), backend)
+}
+
 /// The segments that held only truncated entries stay until the truncation is durable: a
 /// power loss that takes the truncation away must bring back the whole old suffix, not
 /// the part of it that happened to be in the last segment.
 #[test]
 fn a_lost_suffix_truncation_brings_back_the_whole_suffix() {
     for (round, &mode) in ALL_CRASH_MODES.iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(FaultyBackend::new(
-            common::raw_backend(),
-            FaultPlan::seeded(round as u64),
-        ));
-        let wal = faulty_log(dir.path(), &backend);
-        let entry = |i: u64| {
-            let mut d = data("old", i);
-            d.resize(300, b'.');
-            d
-        };
-        for i in 0..30 {
-            wal.append_for_topic("raft", &entry(i)).unwrap();
-        }
+        let round = round as u64;
+        let (dir, backend, wal) = thirty_padded_entries(round, "old");
         wal.truncate_before("raft", 10).unwrap(); // purged up to 10
         wal.sync().unwrap();
         assert!(wal.segment_count() >= 3, "{:?}", wal.stats());
         wal.truncate_from("raft", 10).unwrap(); // not durable
-        wal.reclaim().unwrap();
-        wal.abandon();
-        backend.crash(mode).unwrap();
-        backend.set_plan(FaultPlan::seeded(round as u64));
-        let wal = faulty_log(dir.path(), &backend);
+        let wal = reclaim_crash_and_reopen(wal, &dir, &backend, mode, round);
         let got = wal.read_range("raft", 0..100, usize::MAX).unwrap();
         assert_eq!(offsets_and_data(&got), expect("old", 10..30), "{mode:?}");
         wal.close().unwrap();
@@ -303,28 +319,12 @@ fn a_lost_suffix_truncation_brings_back_the_whole_suffix() {
 #[test]
 fn a_lost_truncate_before_takes_no_entry_with_it() {
     for (round, &mode) in ALL_CRASH_MODES.iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(FaultyBackend::new(
-            common::raw_backend(),
-            FaultPlan::seeded(round as u64),
-        ));
-        let wal = faulty_log(dir.path(), &backend);
-        let entry = |i: u64| {
-            let mut d = data("e", i);
-            d.resize(300, b'.');
-            d
-        };
-        for i in 0..30 {
-            wal.append_for_topic("raft", &entry(i)).unwrap();
-        }
+        let round = round as u64;
+        let (dir, backend, wal) = thirty_padded_entries(round, "e");
         wal.sync().unwrap();
         assert!(wal.segment_count() >= 3, "{:?}", wal.stats());
         wal.truncate_before("raft", 25).unwrap(); // written, not durable
-        wal.reclaim().unwrap();
-        wal.abandon();
-        backend.crash(mode).unwrap();
-        backend.set_plan(FaultPlan::seeded(round as u64));
-        let wal = faulty_log(dir.path(), &backend);
+        let wal = reclaim_crash_and_reopen(wal, &dir, &backend, mode, round);
         // The truncation reached the OS: a crash may keep it (from 25 on) or not (all of
         // them), never anything in between.
         let got = offsets_and_data(&wal.read_range("raft", 0..100, usize::MAX).unwrap());
