@@ -140,6 +140,7 @@ pub fn inspect(dir: &Path, backend: &dyn Backend) -> Result<Inspection> {
                         cut,
                         error,
                         proof,
+                        ..
                     } => {
                         not_checked = seg.later.clone();
                         (

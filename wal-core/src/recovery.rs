@@ -165,6 +165,7 @@ pub(crate) fn recover(
             Outcome::Damage {
                 pos,
                 cut,
+                dirty_end,
                 error,
                 proof,
             } => {
@@ -173,8 +174,6 @@ pub(crate) fn recover(
                     return Err(err);
                 }
                 tracing::warn!(error = %err, "keeping the log up to the damage and setting the rest aside");
-                let mut r = Reader::new(&*seg.storage, &seg.path)?;
-                let dirty_end = r.last_nonzero(cut)?.unwrap_or(cut);
                 let copy = set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
                 stats.damaged_bytes_set_aside += dirty_end.saturating_sub(cut);
                 stats.files_set_aside.push(copy);

@@ -157,12 +157,12 @@ impl<'a> Reader<'a> {
     /// valid record of the segment shows that a sync had covered it.
     /// A file shorter than the smallest segment was never made by the log (segment files
     /// are created at their full size): that is a foreign file, never a torn tail.
-    pub fn header_never_durable(&mut self, id: u64) -> Result<bool> {
+    /// `header` is the file's first bytes, as [`Reader::header`] returned them.
+    pub fn header_never_durable(&mut self, id: u64, header: &[u8]) -> Result<bool> {
         if self.len < MIN_SEGMENT_SIZE {
             return Ok(false);
         }
-        let header = self.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
-        let torn = match format::decode_segment_header(&header) {
+        let torn = match format::decode_segment_header(header) {
             Ok(_) | Err(HeaderError::Version(_)) => false,
             Err(HeaderError::Zero | HeaderError::Foreign(_)) => true,
         };
@@ -260,19 +260,26 @@ impl<'a> Reader<'a> {
         Ok(found)
     }
 
+    /// The segment header's bytes (fewer if the file is shorter).
+    pub fn header(&mut self) -> Result<Vec<u8>> {
+        Ok(self.bytes(0, SEGMENT_HEADER_LEN)?.to_vec())
+    }
+
     /// `true` if segment `id` never took a record: every byte is zero, or the segment's
-    /// own header is followed by nothing but zeros (a segment made ahead of time). Stops at
-    /// the first non-zero window, which for a written segment is its first.
-    pub fn is_unwritten(&mut self, id: u64) -> Result<bool> {
-        let header = self.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
-        let own_header = check_header(&header, id, self.path).is_ok();
+    /// own header (`header`, as [`Reader::header`] returned it) is followed by nothing but
+    /// zeros (a segment made ahead of time). Stops at the first non-zero window, which for
+    /// a written segment is its first. Windows start at 0, where the header's read left
+    /// the window: each byte is read once.
+    pub fn is_unwritten(&mut self, id: u64, header: &[u8]) -> Result<bool> {
+        let own_header = check_header(header, id, self.path).is_ok();
         if !own_header && header.iter().any(|&b| b != 0) {
             return Ok(false);
         }
-        let mut pos = header.len() as u64;
+        let mut pos = 0;
         while pos < self.len {
             let n = (self.len - pos).min(WINDOW as u64) as usize;
-            if self.bytes(pos, n)?.iter().any(|&b| b != 0) {
+            let skip = SEGMENT_HEADER_LEN.saturating_sub(pos as usize).min(n);
+            if self.bytes(pos, n)?[skip..].iter().any(|&b| b != 0) {
                 return Ok(false);
             }
             pos += n as u64;
@@ -335,10 +342,13 @@ pub(crate) enum Outcome {
     /// A torn tail: records up to `cut` are good, bytes in `cut..dirty_end` are debris.
     Torn { cut: u64, dirty_end: u64 },
     /// Damage at `pos` that is not a torn tail. Records before `cut` are whole (`cut` is
-    /// before `pos` when the damage interrupts a batch, which then counts for nothing).
+    /// before `pos` when the damage interrupts a batch, which then counts for nothing);
+    /// `dirty_end` is past the last non-zero byte, as the scan found it (so that whoever
+    /// sets the damage aside does not read the segment's tail again).
     Damage {
         pos: u64,
         cut: u64,
+        dirty_end: u64,
         error: RecordError,
         proof: Proof,
     },
@@ -364,6 +374,8 @@ pub(crate) fn scan(
             return Ok(Outcome::Damage {
                 pos,
                 cut: batch_start.unwrap_or(pos),
+                // The refused record itself is not zero, so there is a last non-zero byte.
+                dirty_end: r.last_nonzero(pos)?.unwrap_or(pos),
                 error: RecordError::Invalid(reason),
                 proof: Proof::None,
             });
@@ -389,6 +401,7 @@ pub(crate) fn scan(
             (Some(start), false) => Outcome::Damage {
                 pos: start,
                 cut: start,
+                dirty_end: pos,
                 error: RecordError::Invalid("a batch is missing its last record".into()),
                 proof: Proof::None,
             },
@@ -399,6 +412,7 @@ pub(crate) fn scan(
         return Ok(Outcome::Damage {
             pos,
             cut,
+            dirty_end,
             error: err,
             proof: Proof::None,
         });
@@ -408,6 +422,7 @@ pub(crate) fn scan(
         proof => Ok(Outcome::Damage {
             pos,
             cut,
+            dirty_end,
             error: err,
             proof,
         }),
@@ -531,9 +546,10 @@ impl<'a> SegmentWalk<'a> {
             let path = dir.join(segment_file_name(id));
             let storage = open(backend, &path)?;
             let mut r = Reader::new(&*storage, &path)?;
-            let kind = if r.is_unwritten(id)? {
+            let header = r.header()?;
+            let kind = if r.is_unwritten(id, &header)? {
                 TrailingKind::Unwritten
-            } else if r.header_never_durable(id)? {
+            } else if r.header_never_durable(id, &header)? {
                 TrailingKind::HeaderNeverDurable
             } else {
                 stats.add(&r.stats);
@@ -582,7 +598,7 @@ impl<'a> SegmentWalk<'a> {
         let storage = open(self.backend, &path)?;
         let mut r = Reader::new(&*storage, &path)?;
         let len = r.len();
-        let header = r.bytes(0, SEGMENT_HEADER_LEN)?.to_vec();
+        let header = r.header()?;
         self.replay.begin_segment();
         let (version, outcome) = match check_header(&header, id, &path) {
             Ok(version) => (
