@@ -157,7 +157,7 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
             };
             // `on_durable` callbacks ask for a sync under every schedule; a failed one
             // (a full disk) is tried again on the next round, as long as they wait.
-            match (result, shared.commit.watchers().wanted()) {
+            match (result, shared.pipeline.commit.watchers().wanted()) {
                 (Ok(()), Some(lsn)) => shared.wait_durable_lsn(lsn),
                 (result, _) => result,
             }
@@ -169,10 +169,14 @@ fn run(shared: &Shared, rx: &Receiver<Wake>) {
         if let Err(e) = result {
             // Write and sync failures have poisoned the log already (and were logged there);
             // a full disk is retried on the next round.
-            if shared.commit.poison().is_set() {
+            if shared.pipeline.commit.poison().is_set() {
                 tracing::debug!(error = %e, "background flush stopped: the log is poisoned");
                 // Nothing syncs any more: waiting callbacks get the poison now.
-                shared.commit.watchers().fail(shared.commit.poison());
+                shared
+                    .pipeline
+                    .commit
+                    .watchers()
+                    .fail(shared.pipeline.commit.poison());
                 return;
             }
             tracing::warn!(error = %e, "background flush failed; retrying on the next round");

@@ -9,6 +9,7 @@ use crate::background;
 use crate::config::{FsyncSchedule, Options, ReadConsistency, ReadVisibility, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::format::{record_size, RECORD_ALIGN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::observe::ObserveOptions;
 use crate::recovery::recover;
 use crate::segment::LOCK_FILE;
 use crate::shared::Shared;
@@ -50,6 +51,8 @@ pub struct WalBuilder<S: BackendSource = Explicit> {
     source: S,
     custom: Option<Arc<dyn Backend>>,
     pub(crate) opts: Options,
+    /// The `on_error` hook: not a setting of the log's behaviour, so not in `opts`.
+    pub(crate) observe: ObserveOptions,
     /// `max_entry_size` was set by the user (else it shrinks to fit small segments).
     max_entry_set: bool,
 }
@@ -208,14 +211,14 @@ impl<S: BackendSource> WalBuilder<S> {
     /// Keep at least this many bytes of segments even when every cursor has passed them
     /// (default 0: reclaim as soon as nothing needs a segment).
     pub fn retain_bytes(mut self, bytes: u64) -> Self {
-        self.opts.retention.bytes = bytes;
+        self.opts.files.retention.bytes = bytes;
         self
     }
 
     /// Keep a segment at least this long after it was sealed, even when every cursor has
     /// passed it (default 0). Segments found on open count from the open.
     pub fn retain_age(mut self, age: Duration) -> Self {
-        self.opts.retention.age = age;
+        self.opts.files.retention.age = age;
         self
     }
 
@@ -268,7 +271,7 @@ impl<S: BackendSource> WalBuilder<S> {
             opts.recovery.keep_cut_data,
         )?;
         let undeclared = recovered.undeclared.clone();
-        let (shared, rx) = Shared::new(dir, opts, backend, recovered);
+        let (shared, rx) = Shared::new(dir, opts, self.observe, backend, recovered);
         let shared = Arc::new(shared);
         shared.redeclare(&undeclared)?;
         let thread = background::spawn(shared.clone(), rx)

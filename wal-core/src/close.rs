@@ -71,7 +71,7 @@ impl<S> Wal<S> {
         shared.check_poison()?;
         let moved: Vec<(u32, String, u64)> = {
             let st = lock(&shared.state);
-            st.topic_list
+            st.topics
                 .iter()
                 .flat_map(|t| {
                     t.cursors

@@ -119,9 +119,6 @@ pub(crate) struct Options {
     pub limits: Limits,
     pub buffering: Buffering,
     pub files: FileOptions,
-    pub retention: Retention,
-    /// The `on_error` hook.
-    pub observe: crate::observe::ObserveOptions,
 }
 
 /// When appends and checkpointed reads are made durable.
@@ -179,12 +176,14 @@ impl Default for Buffering {
     }
 }
 
-/// Segment files: open handles, and segments made ahead of time.
+/// Segment files: open handles, segments made ahead of time, and how long old ones are
+/// kept.
 #[derive(Debug, Clone)]
 pub(crate) struct FileOptions {
     pub max_open: usize,
     pub idle_handle_timeout: Duration,
     pub precreate: bool,
+    pub retention: Retention,
 }
 
 impl Default for FileOptions {
@@ -193,6 +192,7 @@ impl Default for FileOptions {
             max_open: 64,
             idle_handle_timeout: Duration::from_secs(30),
             precreate: true,
+            retention: Retention::default(),
         }
     }
 }

@@ -87,12 +87,9 @@ impl Consumer {
     /// The next offset this consumer reads.
     pub fn position(&self) -> u64 {
         let st = lock(&self.shared.state);
-        st.topics.get(&self.topic).map_or(0, |&id| {
-            st.topic_list[id as usize]
-                .cursors
-                .get(&self.name)
-                .map_or(0, |c| c.cursor)
-        })
+        st.topics
+            .get(&self.topic)
+            .map_or(0, |t| t.cursors.get(&self.name).map_or(0, |c| c.cursor))
     }
 
     /// Like [`Wal::read_next`], through this consumer's cursor.
@@ -210,7 +207,7 @@ impl<S> Wal<S> {
         let lsn = {
             let mut st = lock(&shared.state);
             let id = shared.topic_or_create(&mut st, topic)?;
-            let t = &st.topic_list[id as usize];
+            let t = &st.topics[id];
             if t.cursors.contains_key(name) {
                 None
             } else {
@@ -261,10 +258,10 @@ impl<S> Wal<S> {
         let shared = &self.shared;
         let (id, locs, _pins) = {
             let st = lock(&shared.state);
-            let Some(&id) = st.topics.get(topic) else {
+            let Some(id) = st.topics.id(topic) else {
                 return Ok(Vec::new());
             };
-            let t = &st.topic_list[id as usize];
+            let t = &st.topics[id];
             if offset < t.first_offset() {
                 return Err(Error::OffsetReclaimed {
                     topic: topic.to_owned(),
@@ -311,10 +308,10 @@ impl<S> Wal<S> {
         let shared = &self.shared;
         let (id, from, locs, _pins) = {
             let st = lock(&shared.state);
-            let Some(&id) = st.topics.get(topic) else {
+            let Some(id) = st.topics.id(topic) else {
                 return Ok(Vec::new());
             };
-            let t = &st.topic_list[id as usize];
+            let t = &st.topics[id];
             let from = range.start.max(t.first_offset());
             let (locs, pins) = shared.collect_pinned(t, from, range.end, Some(max_bytes));
             (id, from, locs, pins)
@@ -474,7 +471,7 @@ impl Shared {
     ) -> (Vec<Location>, Pins<'_>) {
         let visible_lsn = match self.env.opts.durability.visibility {
             ReadVisibility::Appended => u64::MAX,
-            ReadVisibility::Durable => self.commit.durable_lsn(),
+            ReadVisibility::Durable => self.pipeline.commit.durable_lsn(),
         };
         let locs = collect(t, from, end, budget, visible_lsn);
         let mut segments: Vec<u64> = locs.iter().map(|l| l.segment).collect();
@@ -498,8 +495,8 @@ impl Shared {
         }
         let Some((id, guard)) = ({
             let mut st = lock(&self.state);
-            let id = st.topics.get(topic).copied();
-            id.map(|id| (id, st.topic_list[id as usize].cursor_mut(name).lock.clone()))
+            let id = st.topics.id(topic);
+            id.map(|id| (id, st.topics[id].cursor_mut(name).lock.clone()))
         }) else {
             return Ok(Vec::new());
         };
@@ -507,13 +504,12 @@ impl Shared {
         let _reading = lock(&guard);
         let (cursor, locs, pins) = {
             let mut st = lock(&self.state);
-            let t = &mut st.topic_list[id as usize];
+            let t = &mut st.topics[id];
             let first = t.first_offset();
             let c = t.cursor_mut(name);
             c.cursor = c.cursor.max(first); // entries below were reclaimed or truncated
             let cursor = c.cursor;
-            let (locs, pins) =
-                self.collect_pinned(&st.topic_list[id as usize], cursor, u64::MAX, budget);
+            let (locs, pins) = self.collect_pinned(&st.topics[id], cursor, u64::MAX, budget);
             (cursor, locs, pins)
         };
         let entries = self.read_locations(id, cursor, &locs)?;
@@ -629,7 +625,7 @@ impl Shared {
             ReadConsistency::StrictlyAtOnce => true,
             ReadConsistency::AtLeastOnce { persist_every } => {
                 let mut st = lock(&self.state);
-                let c = st.topic_list[id as usize].cursor_mut(name);
+                let c = st.topics[id].cursor_mut(name);
                 cursor.saturating_sub(c.persisted) >= u64::from(persist_every.max(1))
             }
         };
@@ -643,7 +639,7 @@ impl Shared {
             }
         }
         let mut st = lock(&self.state);
-        let t = &mut st.topic_list[id as usize];
+        let t = &mut st.topics[id];
         // A suffix truncation while the entries were read leaves the cursor at the cut.
         let cursor = cursor.min(t.next_offset);
         t.cursor_mut(name).cursor = cursor;
@@ -666,9 +662,9 @@ impl Shared {
     ) -> Result<u64> {
         // Never past the topic's end: a suffix truncation may have cut below a position
         // read before it (recovery refuses a cursor past the end).
-        let cursor = cursor.min(st.topic_list[id as usize].next_offset);
+        let cursor = cursor.min(st.topics[id].next_offset);
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.commit.durable_lsn());
+        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
         st.encode(
             RecordKind::Cursor,
             0,
@@ -679,22 +675,20 @@ impl Shared {
             self.env.opts.buffering.write_buffer,
         );
         let lsn = st.lsn_end();
-        let durable = self.commit.durable_lsn();
-        st.topic_list[id as usize]
-            .cursor_mut(name)
-            .persist(cursor, lsn, durable);
+        let durable = self.pipeline.commit.durable_lsn();
+        st.topics[id].cursor_mut(name).persist(cursor, lsn, durable);
         Ok(lsn)
     }
 
     /// The id of topic `name`, defining it (in the log) if it is new.
     pub(crate) fn topic_or_create(&self, st: &mut State, name: &str) -> Result<u32> {
-        if let Some(&id) = st.topics.get(name) {
+        if let Some(id) = st.topics.id(name) {
             return Ok(id);
         }
         self.check_poison()?;
         self.check_new_topic(st, name)?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.commit.durable_lsn());
+        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
         Ok(st.create_topic(name, synced, self.env.opts.buffering.write_buffer))
     }
 }

@@ -13,10 +13,10 @@ impl<S> Wal<S> {
     /// cursor of [`Wal::read_next`] is not listed). Empty for an unknown topic.
     pub fn consumers(&self, topic: &str) -> Vec<(String, u64)> {
         let st = lock(&self.shared.state);
-        let Some(&id) = st.topics.get(topic) else {
+        let Some(id) = st.topics.id(topic) else {
             return Vec::new();
         };
-        st.topic_list[id as usize]
+        st.topics[id]
             .cursors
             .iter()
             .filter(|(name, _)| name.as_str() != SHARED_CURSOR)
@@ -66,8 +66,8 @@ impl Shared {
         create: bool,
     ) -> Option<(u32, std::sync::Arc<std::sync::Mutex<()>>)> {
         let mut st = lock(&self.state);
-        let id = *st.topics.get(topic)?;
-        let t = &mut st.topic_list[id as usize];
+        let id = st.topics.id(topic)?;
+        let t = &mut st.topics[id];
         let guard = if create {
             Some(t.cursor_mut(name).lock.clone())
         } else {
@@ -90,7 +90,7 @@ impl Shared {
         let _reading = lock(&guard);
         let lsn = {
             let mut st = lock(&self.state);
-            let t = &mut st.topic_list[id as usize];
+            let t = &mut st.topics[id];
             let (first, next) = (t.first_offset(), t.next_offset);
             if offset < first {
                 return Err(Error::OffsetReclaimed {
@@ -111,12 +111,12 @@ impl Shared {
             // record below is durable could delete the entries the consumer goes back to.
             // Recording the lower of the two as persisted (at LSN 0, "already durable")
             // does that; moving ahead, the old durable value stays until the record is.
-            let durable = self.commit.durable_lsn();
+            let durable = self.pipeline.commit.durable_lsn();
             let c = t.cursor_mut(name);
             let keep = offset.min(c.durable_value(durable));
             c.persist(keep, 0, durable);
             let lsn = self.encode_cursor(&mut st, id, name, offset)?;
-            st.topic_list[id as usize].cursor_mut(name).cursor = offset;
+            st.topics[id].cursor_mut(name).cursor = offset;
             lsn
         };
         self.wait_durable_lsn(lsn)
@@ -133,17 +133,13 @@ impl Shared {
         let _reading = lock(&guard);
         let (lsn, pins) = {
             let mut st = lock(&self.state);
-            let Some(at) = st.topic_list[id as usize]
-                .cursors
-                .get(name)
-                .map(|c| c.persisted)
-            else {
+            let Some(at) = st.topics[id].cursors.get(name).map(|c| c.persisted) else {
                 return Ok(false); // deleted by another thread meanwhile
             };
             // Made before the consumer is forgotten: a rollover here declares it once more
             // in the new preamble, and the tombstone then follows in the same segment.
             self.ensure_room(&mut st, record_size(name.len()) as u64)?;
-            let synced = st.synced_in_active(self.commit.durable_lsn());
+            let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
             st.encode(
                 RecordKind::Cursor,
                 FLAG_CURSOR_DELETE,
@@ -154,7 +150,7 @@ impl Shared {
                 self.env.opts.buffering.write_buffer,
             );
             let lsn = st.lsn_end();
-            st.topic_list[id as usize].cursors.remove(name);
+            st.topics[id].cursors.remove(name);
             // Forgotten now, so no later preamble declares it; but until the tombstone is
             // durable a crash brings the consumer back, so the files holding what it has
             // not read must stay: every segment is pinned against deletion until then

@@ -83,7 +83,7 @@ impl Writer {
 impl Shared {
     /// Fails with [`Error::Poisoned`] once a flush has failed.
     pub(crate) fn check_poison(&self) -> Result<()> {
-        self.commit.poison().check()
+        self.pipeline.commit.poison().check()
     }
 
     /// Records `err` as the failure that poisons the log (the first one wins) and returns
@@ -91,7 +91,7 @@ impl Shared {
     pub(crate) fn poison(&self, err: Error) -> Error {
         tracing::error!(error = %err, dir = %self.env.dir.display(), "the log is poisoned; reopen it to recover");
         self.env.stats.flush_failed();
-        let (cause, first) = self.commit.poison().set(err);
+        let (cause, first) = self.pipeline.commit.poison().set(err);
         if first {
             self.report_poisoned(&cause);
         }
@@ -127,7 +127,7 @@ impl Shared {
     }
 
     fn write_pending_unguarded(&self) -> Result<()> {
-        let mut io = lock(&self.writer.io);
+        let mut io = lock(&self.pipeline.writer.io);
         if io.closed {
             return Err(Error::Closed);
         }
@@ -148,17 +148,18 @@ impl Shared {
     }
 
     fn write_chunk(&self, io: &mut IoState, chunk: &Chunk) -> Result<()> {
-        let path = || self.env.dir.join(segment_file_name(chunk.segment));
+        let path = || self.env.dir.join(segment_file_name(chunk.to.id));
         if !chunk.bytes.is_empty() {
             chunk
+                .to
                 .storage
                 .write_at(chunk.pos, &chunk.bytes)
                 .map_err(|e| Error::io("write", path(), Some(chunk.pos), e))?;
             self.env.stats.wrote(chunk.bytes.len() as u64);
             let range = io
                 .dirty
-                .entry(chunk.segment)
-                .or_insert_with(|| (chunk.storage.clone(), chunk.pos..chunk.pos));
+                .entry(chunk.to.id)
+                .or_insert_with(|| (chunk.to.storage.clone(), chunk.pos..chunk.pos));
             range.1.start = range.1.start.min(chunk.pos);
             range.1.end = range.1.end.max(chunk.end());
             self.zero_ahead(io, chunk)
@@ -167,13 +168,15 @@ impl Shared {
         if chunk.seal {
             // The next chunk goes to a newer segment: this one must be durable first.
             chunk
+                .to
                 .storage
                 .sync()
                 .map_err(|e| self.poison(Error::io("sync (seal)", path(), None, e)))?;
-            io.dirty.remove(&chunk.segment);
+            io.dirty.remove(&chunk.to.id);
         }
         io.written_lsn = io.written_lsn.max(chunk.lsn_end());
-        self.writer
+        self.pipeline
+            .writer
             .written_lsn
             .store(io.written_lsn, Ordering::Release);
         Ok(())
@@ -188,26 +191,27 @@ impl Shared {
     /// never passes the zeroed end, and what lies past it is never-written space (cut or
     /// erased by recovery) that reads as zeros anyway.
     fn zero_ahead(&self, io: &mut IoState, chunk: &Chunk) -> io::Result<()> {
-        if self.writer.zeros.is_empty() {
+        if self.pipeline.writer.zeros.is_empty() {
             return Ok(());
         }
         let (to, len) = match io.zeroed {
-            Some((seg, to, len)) if seg == chunk.segment => (to, len),
-            _ => (chunk.end(), chunk.storage.len()?),
+            Some((seg, to, len)) if seg == chunk.to.id => (to, len),
+            _ => (chunk.end(), chunk.to.storage.len()?),
         };
         let from = chunk.end().max(to);
         let end = (chunk.end() + ZERO_AHEAD as u64).min(len);
         if chunk.end() + (ZERO_AHEAD as u64) / 2 <= to || from >= end {
-            io.zeroed = Some((chunk.segment, to, len));
+            io.zeroed = Some((chunk.to.id, to, len));
             return Ok(());
         }
         chunk
+            .to
             .storage
-            .write_at(from, &self.writer.zeros[..(end - from) as usize])?;
-        if let Some((_, range)) = io.dirty.get_mut(&chunk.segment) {
+            .write_at(from, &self.pipeline.writer.zeros[..(end - from) as usize])?;
+        if let Some((_, range)) = io.dirty.get_mut(&chunk.to.id) {
             range.end = range.end.max(end);
         }
-        io.zeroed = Some((chunk.segment, end, len));
+        io.zeroed = Some((chunk.to.id, end, len));
         Ok(())
     }
 
@@ -241,7 +245,7 @@ impl Shared {
 
     /// Makes sure the record ending at `lsn` has reached the operating system.
     pub(crate) fn ensure_written(&self, lsn: u64) -> Result<()> {
-        if self.writer.written_lsn.load(Ordering::Acquire) >= lsn {
+        if self.pipeline.writer.written_lsn.load(Ordering::Acquire) >= lsn {
             return Ok(());
         }
         self.check_poison()?;
@@ -252,7 +256,8 @@ impl Shared {
     /// flight (group commit: a flush covers every writer that queued while the previous
     /// one ran).
     pub(crate) fn wait_durable_lsn(&self, lsn: u64) -> Result<()> {
-        self.commit
+        self.pipeline
+            .commit
             .wait(lsn, || self.guard_panic("flush", || self.flush_cycle()))?;
         // Readers blocked under `ReadVisibility::Durable` wait for durability, not for
         // appends (one atomic load when nobody is blocked).
@@ -267,7 +272,7 @@ impl Shared {
         let started = std::time::Instant::now();
         self.write_pending()?;
         let (requests, written, entries, covered) = {
-            let mut io = lock(&self.writer.io);
+            let mut io = lock(&self.pipeline.writer.io);
             let requests: Vec<FlushRequest> = std::mem::take(&mut io.dirty)
                 .into_values()
                 .map(|(storage, dirty)| FlushRequest { storage, dirty })
@@ -284,7 +289,7 @@ impl Shared {
         if requests.is_empty() {
             return Ok(written);
         }
-        let results = self.writer.flusher.flush(&requests);
+        let results = self.pipeline.writer.flusher.flush(&requests);
         if results.len() != requests.len() {
             return Err(self.poison(Error::io(
                 "sync",

@@ -10,7 +10,7 @@ use crate::format::record_size;
 use crate::recovery::damage_error;
 use crate::segment::segment_file_name;
 use crate::storage::{read_exact_at, Backend};
-use crate::topic::TopicState;
+use crate::topic_table::TopicTable;
 pub use crate::walk::ScanStats;
 use crate::walk::{Outcome, SegmentWalk, Step, TrailingKind};
 
@@ -91,7 +91,7 @@ pub struct Inspection {
     pub segments: Vec<SegmentReport>,
     /// A gap in the segment ids, if any (recovery reports it as damage).
     pub missing_segment: Option<u64>,
-    topics: Vec<TopicState>,
+    topics: TopicTable,
     stats: ScanStats,
 }
 
@@ -144,15 +144,15 @@ pub fn inspect(dir: &Path, backend: &dyn Backend) -> Result<Inspection> {
                     } => {
                         not_checked = seg.later.clone();
                         (
-                            Finding::Damaged(damage_error(&seg.path, pos, error, proof)),
+                            Finding::Damaged(damage_error(&seg.file.path, pos, error, proof)),
                             cut,
                         )
                     }
                 };
                 segments.push(SegmentReport {
-                    id: seg.id,
-                    path: seg.path,
-                    len: seg.len,
+                    id: seg.file.id,
+                    path: seg.file.path,
+                    len: seg.file.len,
                     data_end: end,
                     finding,
                 });
@@ -186,7 +186,7 @@ pub fn inspect(dir: &Path, backend: &dyn Backend) -> Result<Inspection> {
         segments.push(report(t.id, finding)?);
     }
     let stats = walk.stats;
-    let (_, topics) = walk.replay.finish();
+    let topics = walk.replay.finish();
     Ok(Inspection {
         dir: dir.to_owned(),
         segments,
@@ -287,7 +287,7 @@ impl Inspection {
         from: u64,
         limit: usize,
     ) -> Result<Vec<EntryInfo>> {
-        let Some(t) = self.topics.iter().find(|t| t.name == topic) else {
+        let Some(t) = self.topics.get(topic) else {
             return Ok(Vec::new());
         };
         let mut open = BTreeMap::new();

@@ -58,6 +58,7 @@ pub mod storage;
 mod suffix;
 pub mod topic;
 mod topic_stats;
+mod topic_table;
 mod trace;
 mod wal;
 mod walk;

@@ -60,7 +60,7 @@ impl<S> Wal<S> {
         let lsn = {
             let mut st = lock(&shared.state);
             let id = shared.topic_or_create(&mut st, topic)?;
-            let old = st.topic_list[id as usize]
+            let old = st.topics[id]
                 .meta
                 .get(key)
                 .map_or(0, |v| meta_record_len(key, v));
@@ -70,12 +70,10 @@ impl<S> Wal<S> {
                 })?;
             }
             shared.ensure_room(&mut st, record)?;
-            let synced = st.synced_in_active(shared.commit.durable_lsn());
+            let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
             let cap = shared.env.opts.buffering.write_buffer;
             st.encode(RecordKind::Meta, 0, id, 0, &payload, synced, cap);
-            st.topic_list[id as usize]
-                .meta
-                .insert(key.to_owned(), value.to_vec());
+            st.topics[id].meta.insert(key.to_owned(), value.to_vec());
             st.lsn_end()
         };
         if shared.env.opts.durability.fsync == FsyncSchedule::SyncEach {
@@ -87,7 +85,7 @@ impl<S> Wal<S> {
     /// The value of metadata `key` of `topic` ([`Wal::set_meta`]), if it was set.
     pub fn meta(&self, topic: &str, key: &str) -> Option<Vec<u8>> {
         let st = lock(&self.shared.state);
-        let id = *st.topics.get(topic)?;
-        st.topic_list[id as usize].meta.get(key).cloned()
+        let id = st.topics.id(topic)?;
+        st.topics[id].meta.get(key).cloned()
     }
 }

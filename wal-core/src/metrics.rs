@@ -199,7 +199,7 @@ impl Shared {
         m.segments.set(stats.segments as f64);
         m.open_segment_handles
             .set(stats.open_segment_handles as f64);
-        m.poisoned.set(if self.commit.poison().is_set() {
+        m.poisoned.set(if self.pipeline.commit.poison().is_set() {
             1.0
         } else {
             0.0

@@ -227,7 +227,7 @@ impl<S> crate::wal::Wal<S> {
     pub fn on_durable(&self, callback: impl FnOnce(Result<()>) + Send + 'static) {
         let shared = &self.shared;
         let lsn = lock(&shared.state).lsn_end();
-        let commit = &shared.commit;
+        let commit = &shared.pipeline.commit;
         commit.watchers().register(
             lsn,
             || commit.durable_lsn(),

@@ -161,7 +161,7 @@ impl<S: BackendSource> WalBuilder<S> {
     /// # Ok(()) }
     /// ```
     pub fn on_error(mut self, hook: impl Fn(&Failure<'_>) + Send + Sync + 'static) -> Self {
-        self.opts.observe.on_error = Some(Arc::new(hook));
+        self.observe.on_error = Some(Arc::new(hook));
         self
     }
 }
@@ -178,7 +178,7 @@ impl<S> Wal<S> {
 
     /// `true` once a failure poisoned the log (see [`Wal::health`]).
     pub fn is_poisoned(&self) -> bool {
-        self.shared.commit.poison().is_set()
+        self.shared.pipeline.commit.poison().is_set()
     }
 
     /// What recovery read, cut and set aside when this log was opened.
@@ -228,7 +228,9 @@ impl Shared {
         {
             let st = lock(&self.state);
             stats.segments = st.segments.len() as u64;
-            stats.durable_lag_bytes = st.lsn_end().saturating_sub(self.commit.durable_lsn());
+            stats.durable_lag_bytes = st
+                .lsn_end()
+                .saturating_sub(self.pipeline.commit.durable_lsn());
         }
         stats.open_segment_handles = self.files.pool.len() as u64;
         stats

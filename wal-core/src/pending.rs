@@ -6,14 +6,23 @@ use std::sync::Arc;
 use crate::segment::ActiveSegment;
 use crate::storage::Storage;
 
+/// The segment a chunk goes to: what the write phase needs to know of it, carried along
+/// so that writing takes no state lock.
+#[derive(Debug)]
+pub(crate) struct Target {
+    /// The segment's id.
+    pub id: u64,
+    /// LSN of the segment's byte 0.
+    pub base_lsn: u64,
+    /// The segment's file.
+    pub storage: Arc<dyn Storage>,
+}
+
 /// Encoded bytes waiting to be written at `pos` of one segment. It carries everything the
 /// write phase needs, so writing takes no other lock.
 #[derive(Debug)]
 pub(crate) struct Chunk {
-    pub segment: u64,
-    /// LSN of the segment's byte 0.
-    pub base_lsn: u64,
-    pub storage: Arc<dyn Storage>,
+    pub to: Target,
     pub pos: u64,
     pub bytes: Vec<u8>,
     /// The segment is complete after this chunk: the writer syncs it before it writes any
@@ -29,14 +38,16 @@ impl Chunk {
 
     /// The LSN just past the chunk's bytes.
     pub fn lsn_end(&self) -> u64 {
-        self.base_lsn + self.end()
+        self.to.base_lsn + self.end()
     }
 
     fn empty_at(seg: &ActiveSegment, bytes: Vec<u8>, seal: bool) -> Self {
         Self {
-            segment: seg.id,
-            base_lsn: seg.base_lsn,
-            storage: seg.storage.clone(),
+            to: Target {
+                id: seg.id,
+                base_lsn: seg.base_lsn,
+                storage: seg.storage.clone(),
+            },
             pos: seg.end,
             bytes,
             seal,
@@ -74,7 +85,7 @@ impl PendingQueue {
         encode: impl FnOnce(&mut Vec<u8>),
     ) {
         let reusable = matches!(self.chunks.back(),
-            Some(c) if c.segment == seg.id && !c.seal && c.end() == seg.end);
+            Some(c) if c.to.id == seg.id && !c.seal && c.end() == seg.end);
         if !reusable {
             let bytes = self.fresh_buffer(capacity, seg.capacity);
             self.chunks.push_back(Chunk::empty_at(seg, bytes, false));
@@ -88,7 +99,7 @@ impl PendingQueue {
     /// Marks the end of `seg`: its last chunk (or an empty one) is a seal.
     pub fn seal(&mut self, seg: &ActiveSegment) {
         match self.chunks.back_mut() {
-            Some(c) if c.segment == seg.id && c.end() == seg.end => c.seal = true,
+            Some(c) if c.to.id == seg.id && c.end() == seg.end => c.seal = true,
             _ => self
                 .chunks
                 .push_back(Chunk::empty_at(seg, Vec::new(), true)),

@@ -152,13 +152,20 @@ pub(crate) fn recover(
         let end = match seg.outcome {
             Outcome::Clean { end } => end,
             Outcome::Torn { cut, dirty_end } => {
-                tracing::info!(path = %seg.path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
+                tracing::info!(path = %seg.file.path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
                 stats.torn_tail_bytes += dirty_end.saturating_sub(cut);
                 if keep_cut {
-                    let copy = set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
+                    let copy = set_aside(
+                        dir,
+                        backend,
+                        &*seg.file.storage,
+                        &seg.file.path,
+                        cut,
+                        dirty_end,
+                    )?;
                     stats.files_set_aside.push(copy);
                 } else {
-                    erase(&*seg.storage, &seg.path, cut, dirty_end)?;
+                    erase(&*seg.file.storage, &seg.file.path, cut, dirty_end)?;
                 }
                 cut
             }
@@ -169,12 +176,19 @@ pub(crate) fn recover(
                 error,
                 proof,
             } => {
-                let err = damage_error(&seg.path, pos, error, proof);
+                let err = damage_error(&seg.file.path, pos, error, proof);
                 if mode == RecoveryMode::Strict {
                     return Err(err);
                 }
                 tracing::warn!(error = %err, "keeping the log up to the damage and setting the rest aside");
-                let copy = set_aside(dir, backend, &*seg.storage, &seg.path, cut, dirty_end)?;
+                let copy = set_aside(
+                    dir,
+                    backend,
+                    &*seg.file.storage,
+                    &seg.file.path,
+                    cut,
+                    dirty_end,
+                )?;
                 stats.damaged_bytes_set_aside += dirty_end.saturating_sub(cut);
                 stats.files_set_aside.push(copy);
                 set_aside_files(dir, backend, &seg.later, &mut stats)?;
@@ -182,19 +196,19 @@ pub(crate) fn recover(
             }
         };
         segments.insert(
-            seg.id,
-            SegmentMeta::recovered(seg.path, seg.base_lsn, seg.len),
+            seg.file.id,
+            SegmentMeta::recovered(seg.file.path, seg.base_lsn, seg.file.len),
         );
         // A segment of an older format version takes no new record: its header would let
         // an older build read records it does not know. The first write rolls over.
         let capacity = if seg.version < FORMAT_VERSION {
             end
         } else {
-            seg.len
+            seg.file.len
         };
         active = Some(ActiveSegment {
-            id: seg.id,
-            storage: seg.storage,
+            id: seg.file.id,
+            storage: seg.file.storage,
             base_lsn: seg.base_lsn,
             capacity,
             end,
@@ -220,7 +234,7 @@ pub(crate) fn recover(
         .map_err(|e| Error::io("sync", dir.join(segment_file_name(active.id)), None, e))?;
     let undeclared = walk.replay.undeclared_in_segment();
     let handles = vec![(active.id, active.storage.clone())];
-    let (topics, topic_list) = walk.replay.finish();
+    let topics = walk.replay.finish();
     stats.bytes_read = walk.stats.bytes_read;
     stats.bytes_checksummed = walk.stats.bytes_checksummed;
     stats.duration = started.elapsed();
@@ -229,7 +243,6 @@ pub(crate) fn recover(
         undeclared,
         state: State {
             topics,
-            topic_list,
             segments,
             active,
             pending: Default::default(),

@@ -1,16 +1,16 @@
 //! Replaying records into the topic table: what recovery and `inspect` rebuild from the
 //! records the walker decodes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::format::{RecordHeader, RecordKind, FLAG_BATCH, FLAG_BATCH_END, FLAG_CURSOR_DELETE};
 use crate::topic::{validate_topic_name, TopicState};
+use crate::topic_table::TopicTable;
 
 /// Applies records to the topic table, holding back a batch until its last record.
 #[derive(Debug, Default)]
 pub(crate) struct Replayer {
-    topics: HashMap<String, u32>,
-    list: Vec<TopicState>,
+    topics: TopicTable,
     /// (segment, base LSN, position, length) of the current batch's entries.
     staged: Vec<(u64, u64, u32, u32)>,
     staged_topic: u32,
@@ -55,13 +55,13 @@ impl Replayer {
                     self.staged_topic = h.topic;
                     self.staged.push((seg, base, pos, h.len));
                     if h.flags & FLAG_BATCH_END != 0 {
-                        let t = &mut self.list[h.topic as usize];
+                        let t = &mut self.topics[h.topic];
                         for (seg, base, pos, len) in self.staged.drain(..) {
                             t.push(seg, base, pos, len);
                         }
                     }
                 } else {
-                    self.list[h.topic as usize].push(seg, base, pos, h.len);
+                    self.topics[h.topic].push(seg, base, pos, h.len);
                 }
                 Ok(())
             }
@@ -82,7 +82,7 @@ impl Replayer {
                 }
                 self.stated_here
                     .insert((h.topic, false, consumer.to_owned()));
-                let t = &mut self.list[h.topic as usize];
+                let t = &mut self.topics[h.topic];
                 if h.flags & FLAG_CURSOR_DELETE != 0 {
                     if consumer.is_empty() {
                         return Err("a deletion of the shared cursor".into());
@@ -144,7 +144,7 @@ impl Replayer {
         let stated = |id: u32, meta: bool, name: &str| {
             self.stated_here.contains(&(id, meta, name.to_owned()))
         };
-        self.list
+        self.topics
             .iter()
             .filter(|t| {
                 let id = t.id;
@@ -161,8 +161,8 @@ impl Replayer {
     }
 
     fn topic_mut(&mut self, id: u32) -> Result<&mut TopicState, String> {
-        self.list
-            .get_mut(id as usize)
+        self.topics
+            .by_id_mut(id)
             .ok_or_else(|| format!("record for topic id {id}, which was never defined"))
     }
 
@@ -172,7 +172,7 @@ impl Replayer {
         validate_topic_name(name).map_err(|e| e.to_string())?;
         let id = h.topic as usize;
         self.declared_here.insert(h.topic);
-        if let Some(t) = self.list.get_mut(id) {
+        if let Some(t) = self.topics.by_id_mut(h.topic) {
             if t.name != name {
                 return Err(format!(
                     "topic id {id} defined as {:?} and as {name:?}",
@@ -190,19 +190,17 @@ impl Replayer {
             }
             return Ok(());
         }
-        if id != self.list.len() {
+        if h.topic != self.topics.len() {
             return Err(format!(
                 "topic id {id} defined before id {}",
-                self.list.len()
+                self.topics.len()
             ));
         }
-        if self.topics.contains_key(name) {
+        if self.topics.id(name).is_some() {
             return Err(format!("topic {name:?} defined twice"));
         }
-        self.topics.insert(name.to_owned(), h.topic);
+        self.topics.add(name, h.offset);
         self.created_here.insert(h.topic);
-        self.list
-            .push(TopicState::new(h.topic, name.to_owned(), h.offset));
         Ok(())
     }
 
@@ -210,8 +208,8 @@ impl Replayer {
         self.staged.clear();
     }
 
-    pub(crate) fn finish(mut self) -> (HashMap<String, u32>, Vec<TopicState>) {
-        for t in &mut self.list {
+    pub(crate) fn finish(mut self) -> TopicTable {
+        for t in self.topics.iter_mut() {
             let (first, next) = (t.first_offset(), t.next_offset);
             for c in t.cursors.values_mut() {
                 c.cursor = c.cursor.clamp(first, next);
@@ -219,6 +217,6 @@ impl Replayer {
                 c.persist(persisted, 0, 0);
             }
         }
-        (self.topics, self.list)
+        self.topics
     }
 }

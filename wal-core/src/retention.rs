@@ -9,7 +9,7 @@ use crate::format::{record_size, RecordKind, MAX_RECORD_OFFSET};
 use crate::lock::lock;
 use crate::segment::segment_file_name;
 use crate::shared::Shared;
-use crate::topic::validate_topic_name;
+use crate::topic::{validate_topic_name, TopicState};
 use crate::wal::Wal;
 
 impl<S> Wal<S> {
@@ -60,22 +60,22 @@ impl<S> Wal<S> {
         let cap = shared.env.opts.buffering.write_buffer;
         let lsn = {
             let mut st = lock(&shared.state);
-            match st.topics.get(topic).copied() {
+            match st.topics.id(topic) {
                 None => {
                     // A new topic that starts at `offset`: its definition says so.
                     shared.check_new_topic(&st, topic)?;
                     shared.ensure_room(&mut st, record_size(topic.len()) as u64)?;
-                    let synced = st.synced_in_active(shared.commit.durable_lsn());
+                    let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
                     st.create_topic_at(topic, offset, synced, cap);
                 }
                 Some(id) => {
                     shared.ensure_room(&mut st, record_size(0) as u64)?;
-                    let synced = st.synced_in_active(shared.commit.durable_lsn());
+                    let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
                     st.encode(RecordKind::Truncate, 0, id, offset, &[], synced, cap);
                     let lsn = st.lsn_end();
                     st.truncation_lsn = lsn;
-                    let durable = shared.commit.durable_lsn();
-                    st.topic_list[id as usize].truncate_before(offset, lsn, durable);
+                    let durable = shared.pipeline.commit.durable_lsn();
+                    st.topics[id].truncate_before(offset, lsn, durable);
                 }
             }
             st.lsn_end()
@@ -93,9 +93,7 @@ impl<S> Wal<S> {
     /// reclaimed); `None` for an unknown topic.
     pub fn oldest_offset(&self, topic: &str) -> Option<u64> {
         let st = lock(&self.shared.state);
-        st.topics
-            .get(topic)
-            .map(|&id| st.topic_list[id as usize].first_offset())
+        st.topics.get(topic).map(TopicState::first_offset)
     }
 
     /// Deletes every old segment that nothing needs any more, now (the background thread
@@ -136,28 +134,30 @@ impl Shared {
             let Some(next) = st.segments.get(&(oldest + 1)) else {
                 break;
             };
-            let durable = self.commit.durable_lsn();
+            let durable = self.pipeline.commit.durable_lsn();
             if durable < next.base_lsn + next.preamble_end || durable < st.truncation_lsn {
                 break;
             }
             let retained_after: u64 = st.segments.values().skip(1).map(|m| m.capacity).sum();
-            if self.env.opts.retention.bytes > 0 && retained_after < self.env.opts.retention.bytes {
+            if self.env.opts.files.retention.bytes > 0
+                && retained_after < self.env.opts.files.retention.bytes
+            {
                 break;
             }
             let young = meta
                 .sealed_at
-                .is_none_or(|t| t.elapsed() < self.env.opts.retention.age);
-            if !self.env.opts.retention.age.is_zero() && young {
+                .is_none_or(|t| t.elapsed() < self.env.opts.files.retention.age);
+            if !self.env.opts.files.retention.age.is_zero() && young {
                 break;
             }
-            let needed = st.topic_list.iter().any(|t| {
+            let needed = st.topics.iter().any(|t| {
                 t.last_offset_in_oldest(oldest)
                     .is_some_and(|last| last >= t.retained_from(durable))
             });
             if needed {
                 break;
             }
-            for t in &mut st.topic_list {
+            for t in st.topics.iter_mut() {
                 t.drop_segment(oldest);
             }
             st.segments.remove(&oldest);

@@ -1,4 +1,4 @@
-//! What an open log's threads share: five components and the log's fixed surroundings.
+//! What an open log's threads share: four components and the log's fixed surroundings.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -10,7 +10,7 @@ use crate::commit::GroupCommit;
 use crate::config::{FsyncSchedule, Options};
 use crate::consumer::Tail;
 use crate::flush::Writer;
-use crate::observe::Observer;
+use crate::observe::{ObserveOptions, Observer};
 use crate::pool::HandlePool;
 use crate::precreate::Precreator;
 use crate::recovery::Recovered;
@@ -38,10 +38,8 @@ pub(crate) struct Shared {
     pub env: Env,
     /// The append-side state: topics, segments, the active segment, the pending queue.
     pub state: Mutex<State>,
-    /// The write phase (the only writer of record bytes once open).
-    pub writer: Writer,
-    /// Group commit: the sync phase, its waiters, and the poison a failure sets.
-    pub commit: GroupCommit,
+    /// The flush pipeline: the write phase, then group commit.
+    pub pipeline: Pipeline,
     /// The segment files beside the active one: handles, deletion, the next segment.
     pub files: SegmentFiles,
     /// Wake-ups: the background thread's doorbell and readers blocked on the tail.
@@ -64,6 +62,17 @@ pub(crate) struct Env {
     pub obs: Observer,
 }
 
+/// The two phases every appended byte goes through, in order.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    /// The write phase (the only writer of record bytes once open), and the syncs it
+    /// issues under its `io` lock.
+    pub writer: Writer,
+    /// Group commit: how far the log is durable, the threads and callbacks waiting for
+    /// it, and the poison a failure sets.
+    pub commit: GroupCommit,
+}
+
 /// The segment files other than the one being appended to.
 #[derive(Debug)]
 pub(crate) struct SegmentFiles {
@@ -83,11 +92,12 @@ pub(crate) struct Signals {
 }
 
 impl Shared {
-    /// The shared state of a log opened in `dir` with `opts` and `backend`, from what
-    /// recovery rebuilt; returns it with the receiver the background thread listens on.
+    /// The shared state of a log opened in `dir` with `opts`, the `on_error` hook in
+    /// `observe` and `backend`, from what recovery rebuilt; returns it with the receiver the background thread listens on.
     pub(crate) fn new(
         dir: PathBuf,
         opts: Options,
+        observe: ObserveOptions,
         backend: Arc<dyn Backend>,
         mut recovered: Recovered,
     ) -> (Self, Receiver<Wake>) {
@@ -98,18 +108,16 @@ impl Shared {
         }
         let (doorbell, rx) = Doorbell::new();
         let stats = Counters::new(&dir);
-        let obs = Observer::new(
-            &dir,
-            opts.observe.clone(),
-            std::mem::take(&mut recovered.stats),
-        );
+        let obs = Observer::new(&dir, observe, std::mem::take(&mut recovered.stats));
         let shared = Self {
-            writer: Writer::new(
-                backend.flusher(),
-                lsn,
-                opts.durability.fsync != FsyncSchedule::NoFsync,
-            ),
-            commit: GroupCommit::new(lsn),
+            pipeline: Pipeline {
+                writer: Writer::new(
+                    backend.flusher(),
+                    lsn,
+                    opts.durability.fsync != FsyncSchedule::NoFsync,
+                ),
+                commit: GroupCommit::new(lsn),
+            },
             files: SegmentFiles {
                 pool,
                 precreator: Precreator::new(recovered.state.active.id),
@@ -139,8 +147,11 @@ impl Shared {
     /// released.
     pub(crate) fn seal(&self) {
         self.signals.tail.close();
-        self.commit.watchers().close(self.commit.poison());
-        self.writer.close();
+        self.pipeline
+            .commit
+            .watchers()
+            .close(self.pipeline.commit.poison());
+        self.pipeline.writer.close();
         if let Some(id) = self.files.precreator.close() {
             // Nothing after its header: the next open removes it.
             tracing::debug!(segment = id, "closing with an unused prepared segment");

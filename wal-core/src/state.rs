@@ -1,7 +1,7 @@
 //! The append-side state, guarded by one mutex: topics, the active segment and the buffer
 //! of encoded records not yet written to storage.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::format::{self, record_size, RecordKind, SEGMENT_HEADER_LEN};
@@ -9,13 +9,12 @@ use crate::pending::PendingQueue;
 use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta};
 use crate::shared::Shared;
 use crate::topic::TopicState;
+use crate::topic_table::TopicTable;
 
 /// Everything the append path changes.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub topics: HashMap<String, u32>,
-    /// Indexed by topic id.
-    pub topic_list: Vec<TopicState>,
+    pub topics: TopicTable,
     pub active: ActiveSegment,
     pub segments: BTreeMap<u64, SegmentMeta>,
     pub pending: PendingQueue,
@@ -64,11 +63,7 @@ impl State {
 
     /// Bytes the preamble of a new segment takes: every topic's definition and cursors.
     pub fn preamble_len(&self) -> u64 {
-        let defs: u64 = self
-            .topic_list
-            .iter()
-            .map(TopicState::declaration_len)
-            .sum();
+        let defs: u64 = self.topics.iter().map(TopicState::declaration_len).sum();
         SEGMENT_HEADER_LEN as u64 + defs
     }
 
@@ -76,7 +71,7 @@ impl State {
     /// of it: what a segment needs to describe the topic on its own. The caller has made
     /// room.
     pub fn declare_topic(&mut self, id: u32, synced: u32, cap: usize) {
-        let t = &self.topic_list[id as usize];
+        let t = &self.topics[id];
         let name = t.name.clone();
         let next = t.next_offset;
         let cursors: Vec<(String, u64)> = t
@@ -128,10 +123,7 @@ impl State {
         synced: u32,
         buffer_capacity: usize,
     ) -> u32 {
-        let id = self.topic_list.len() as u32;
-        self.topic_list
-            .push(TopicState::new(id, name.to_owned(), start));
-        self.topics.insert(name.to_owned(), id);
+        let id = self.topics.add(name, start);
         self.encode(
             RecordKind::TopicDef,
             0,
@@ -233,7 +225,7 @@ impl Shared {
         st.pending
             .start_segment(&st.active, self.env.opts.buffering.write_buffer);
         let cap = self.env.opts.buffering.write_buffer;
-        for t in 0..st.topic_list.len() as u32 {
+        for t in 0..st.topics.len() {
             st.declare_topic(t, 0, cap);
         }
         let end = st.active.end;
@@ -258,13 +250,13 @@ impl Shared {
             let mut st = crate::lock::lock(&self.state);
             let cap = self.env.opts.buffering.write_buffer;
             for &id in ids {
-                let need = st.topic_list[id as usize].declaration_len();
+                let need = st.topics[id].declaration_len();
                 let rolled = st.active.end + need > st.active.capacity;
                 self.ensure_room(&mut st, need)?;
                 if rolled {
                     break; // the new segment's preamble declares every topic
                 }
-                let synced = st.synced_in_active(self.commit.durable_lsn());
+                let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
                 st.declare_topic(id, synced, cap);
             }
             st.lsn_end()

@@ -52,10 +52,10 @@ impl<S> Wal<S> {
         shared.check_open()?;
         let lsn = {
             let mut st = lock(&shared.state);
-            let Some(&id) = st.topics.get(topic) else {
+            let Some(id) = st.topics.id(topic) else {
                 return Ok(());
             };
-            let t = &st.topic_list[id as usize];
+            let t = &st.topics[id];
             if offset >= t.next_offset {
                 return Ok(());
             }
@@ -68,12 +68,12 @@ impl<S> Wal<S> {
                 });
             }
             shared.ensure_room(&mut st, record_size(0) as u64)?;
-            let synced = st.synced_in_active(shared.commit.durable_lsn());
+            let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
             let cap = shared.env.opts.buffering.write_buffer;
             st.encode(RecordKind::TruncateFrom, 0, id, offset, &[], synced, cap);
             let lsn = st.lsn_end();
             st.truncation_lsn = lsn;
-            st.topic_list[id as usize].truncate_from(offset);
+            st.topics[id].truncate_from(offset);
             lsn
         };
         if shared.env.opts.durability.fsync == FsyncSchedule::SyncEach {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result, TopicNameProblem};
 use crate::index::RunLocs;
+use crate::topic_stats::TopicCounts;
 
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_NAME_LEN: usize = 255;
@@ -127,13 +128,13 @@ pub(crate) struct TopicState {
     /// The offset the next append gets (also the number of entries ever appended).
     pub next_offset: u64,
     /// Entries below this offset were truncated (`truncate_before`).
-    pub floor: u64,
+    floor: u64,
     /// Cursors by consumer name; [`SHARED_CURSOR`] is always present.
     pub cursors: BTreeMap<String, CursorState>,
     /// Metadata by key (`Wal::set_meta`), re-declared in every segment's preamble.
     pub meta: BTreeMap<String, Vec<u8>>,
     /// Entries and bytes appended since the log was opened (`Wal::topic_stats`).
-    pub counts: crate::topic_stats::TopicCounts,
+    counts: TopicCounts,
     runs: Vec<Run>,
 }
 
@@ -151,6 +152,16 @@ impl TopicState {
             counts: Default::default(),
             runs: Vec::new(),
         }
+    }
+
+    /// Entries and bytes appended since the log was opened.
+    pub fn counts(&self) -> TopicCounts {
+        self.counts
+    }
+
+    /// Counts one append call of `entries` entries and `bytes` payload bytes.
+    pub fn count_appended(&mut self, entries: u64, bytes: u64) {
+        self.counts.appended(entries, bytes);
     }
 
     /// The cursor of consumer `name`, created at the first retained offset if new.

@@ -76,8 +76,8 @@ impl TopicStats {
             first_offset: t.first_offset(),
             next_offset: next,
             durable_offset: t.durable_offset(durable_lsn),
-            appended: t.counts.entries,
-            appended_bytes: t.counts.bytes,
+            appended: t.counts().entries,
+            appended_bytes: t.counts().bytes,
             shared_position: t.cursors.get(SHARED_CURSOR).map_or(next, |c| c.cursor),
             consumers,
         }
@@ -88,9 +88,9 @@ impl Shared {
     /// The stats of every topic, in the order they were created. Holds the `state` lock
     /// for one pass over the topics and their consumers.
     pub(crate) fn all_topic_stats(&self) -> Vec<TopicStats> {
-        let durable = self.commit.durable_lsn();
+        let durable = self.pipeline.commit.durable_lsn();
         let st = lock(&self.state);
-        st.topic_list
+        st.topics
             .iter()
             .map(|t| TopicStats::of(t, durable))
             .collect()
@@ -120,10 +120,10 @@ impl<S> Wal<S> {
     /// # Ok(()) }
     /// ```
     pub fn topic_stats(&self, topic: &str) -> Option<TopicStats> {
-        let durable = self.shared.commit.durable_lsn();
+        let durable = self.shared.pipeline.commit.durable_lsn();
         let st = lock(&self.shared.state);
-        let id = *st.topics.get(topic)?;
-        Some(TopicStats::of(&st.topic_list[id as usize], durable))
+        let id = st.topics.id(topic)?;
+        Some(TopicStats::of(&st.topics[id], durable))
     }
 
     /// [`Wal::topic_stats`] of every topic, in the order they were created.

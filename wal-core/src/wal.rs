@@ -208,15 +208,13 @@ impl<S> Wal<S> {
     /// it start further on; 0 for an unknown topic.
     pub fn get_topic_entry_count(&self, topic: &str) -> u64 {
         let st = lock(&self.shared.state);
-        st.topics
-            .get(topic)
-            .map_or(0, |&id| st.topic_list[id as usize].next_offset)
+        st.topics.get(topic).map_or(0, |t| t.next_offset)
     }
 
     /// The topics in the log, in the order they were created.
     pub fn topics(&self) -> Vec<String> {
         let st = lock(&self.shared.state);
-        st.topic_list.iter().map(|t| t.name.clone()).collect()
+        st.topics.iter().map(|t| t.name.clone()).collect()
     }
 
     /// Makes everything appended before the call durable. Concurrent callers share one
@@ -270,10 +268,10 @@ impl<S> Wal<S> {
 
     /// The highest offset of `topic` that is durable, if any.
     pub fn durable_offset(&self, topic: &str) -> Option<u64> {
-        let durable = self.shared.commit.durable_lsn();
+        let durable = self.shared.pipeline.commit.durable_lsn();
         let st = lock(&self.shared.state);
-        let id = *st.topics.get(topic)?;
-        st.topic_list[id as usize].durable_offset(durable)
+        let id = st.topics.id(topic)?;
+        st.topics[id].durable_offset(durable)
     }
 
     /// Counters since the log was opened.
@@ -305,13 +303,10 @@ impl Shared {
         let cap = self.env.opts.buffering.write_buffer;
         let mut st = lock(&self.state);
         if n == 0 {
-            let next = st
-                .topics
-                .get(topic)
-                .map_or(0, |&id| st.topic_list[id as usize].next_offset);
+            let next = st.topics.get(topic).map_or(0, |t| t.next_offset);
             return Ok((next..next, st.lsn_end()));
         }
-        let known = st.topics.get(topic).copied();
+        let known = st.topics.id(topic);
         let def = if known.is_none() {
             self.check_new_topic(&st, topic)?;
             record_size(topic.len()) as u64
@@ -319,12 +314,12 @@ impl Shared {
             0
         };
         self.ensure_room(&mut st, bytes + def)?;
-        let synced = st.synced_in_active(self.commit.durable_lsn());
+        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
         let id = match known {
             Some(id) => id,
             None => st.create_topic(topic, synced, cap),
         };
-        let first = st.topic_list[id as usize].next_offset;
+        let first = st.topics[id].next_offset;
         if first + n > MAX_RECORD_OFFSET {
             return Err(Error::OffsetsExhausted {
                 topic: topic.to_owned(),
@@ -346,10 +341,10 @@ impl Shared {
                 cap,
             );
             let (seg, base) = (st.active.id, st.active.base_lsn);
-            st.topic_list[id as usize].push(seg, base, pos, data.len() as u32);
+            st.topics[id].push(seg, base, pos, data.len() as u32);
         }
         self.env.stats.appended(n, payload);
-        st.topic_list[id as usize].counts.appended(n, payload);
+        st.topics[id].count_appended(n, payload);
         let half_full = st.active.end * 2 >= st.active.capacity;
         let lsn = st.lsn_end();
         let pending = st.pending.bytes();
@@ -396,7 +391,7 @@ impl Shared {
     /// Where entry `offset` of `topic` lives.
     pub(crate) fn locate(&self, topic: &str, offset: u64) -> Result<Location> {
         let st = lock(&self.state);
-        let t = st.topics.get(topic).map(|&id| &st.topic_list[id as usize]);
+        let t = st.topics.get(topic);
         t.and_then(|t| t.locate(offset))
             .ok_or_else(|| Error::OffsetNotFound {
                 topic: topic.to_owned(),

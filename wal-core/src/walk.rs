@@ -483,12 +483,19 @@ pub(crate) enum Step {
     Segment(Scanned),
 }
 
-/// A scanned segment.
-pub(crate) struct Scanned {
+/// A segment file the walk opened.
+pub(crate) struct SegmentFile {
     pub id: u64,
     pub path: PathBuf,
     pub storage: Arc<dyn Storage>,
+    /// The file's length when it was opened.
     pub len: u64,
+}
+
+/// A scanned segment.
+pub(crate) struct Scanned {
+    pub file: SegmentFile,
+    /// The LSN of the segment's byte 0: the lengths of the segments before it.
     pub base_lsn: u64,
     /// The format version in its header.
     pub version: u32,
@@ -631,10 +638,12 @@ impl<'a> SegmentWalk<'a> {
         let base_lsn = self.base_lsn;
         self.base_lsn += len;
         Ok(Some(Step::Segment(Scanned {
-            id,
-            path,
-            storage,
-            len,
+            file: SegmentFile {
+                id,
+                path,
+                storage,
+                len,
+            },
             base_lsn,
             version,
             outcome,
