@@ -11,6 +11,9 @@
 //! - `torture --power-losses N --kill-rounds M [--seed S] [--dir PATH]`: the simulated
 //!   power-loss campaign over the whole API (every crash mode, every backend), then the
 //!   kill -9 loop, in release mode; prints a summary and fails on any violation.
+//! - `package [CRATE...] [--no-verify]`: `cargo package` for the named crates (default:
+//!   every publishable crate) together with the workspace crates they depend on, so that
+//!   each packages and builds from its `.crate` before any of them is on crates.io.
 //! - `ci`: the checks CI runs (`.ci/run` calls the same commands).
 
 #![allow(
@@ -69,6 +72,18 @@ enum Task {
         #[arg(last = true)]
         more: Vec<String>,
     },
+    /// Packages crates as `cargo publish` would, and builds each from its `.crate`.
+    ///
+    /// A crate's workspace dependencies are packaged with it (cargo builds them from a
+    /// temporary registry), since they are not on crates.io before the first release:
+    /// `cargo package -p topicwal` alone cannot find `topicwal-core` there.
+    Package {
+        /// Packages to package (default: every publishable one).
+        crates: Vec<String>,
+        /// Skip building each package from its `.crate`.
+        #[arg(long)]
+        no_verify: bool,
+    },
     /// fmt, clippy and tests, as CI runs them.
     Ci,
 }
@@ -99,8 +114,95 @@ fn main() -> ExitCode {
             args.extend(more);
             run_all(&torture(&args))
         }
+        Task::Package { crates, no_verify } => {
+            match workspace_graph().and_then(|graph| package_args(&graph, &crates, no_verify)) {
+                Ok(args) => run_all(&[args]),
+                Err(e) => {
+                    eprintln!("xtask package: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Task::Ci => ci(),
     }
+}
+
+/// The workspace's packages as `cargo metadata` sees them: (name, publishable, the
+/// workspace packages it depends on outside dev-dependencies).
+type Graph = Vec<(String, bool, Vec<String>)>;
+
+fn workspace_graph() -> Result<Graph, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("cargo metadata printed something else than JSON: {e}"))?;
+    graph_of(&meta)
+}
+
+/// The [`Graph`] of `cargo metadata --no-deps` output.
+fn graph_of(meta: &serde_json::Value) -> Result<Graph, String> {
+    let packages = meta["packages"]
+        .as_array()
+        .ok_or("cargo metadata lists no packages")?;
+    let names: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    Ok(packages
+        .iter()
+        .map(|p| {
+            // `publish = false` is an empty list of registries.
+            let publishable = p["publish"].as_array().is_none_or(|r| !r.is_empty());
+            let deps = p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["kind"].as_str() != Some("dev"))
+                .filter_map(|d| d["name"].as_str())
+                .filter(|n| names.contains(n))
+                .map(str::to_owned)
+                .collect();
+            let name = p["name"].as_str().unwrap_or_default().to_owned();
+            (name, publishable, deps)
+        })
+        .collect())
+}
+
+/// `cargo package` with `crates` (default: every publishable package) and the workspace
+/// packages they need.
+fn package_args(graph: &Graph, crates: &[String], no_verify: bool) -> Result<Vec<String>, String> {
+    let mut todo: Vec<String> = if crates.is_empty() {
+        graph
+            .iter()
+            .filter(|(_, publishable, _)| *publishable)
+            .map(|(n, _, _)| n.clone())
+            .collect()
+    } else {
+        crates.to_vec()
+    };
+    let mut chosen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        let Some((_, publishable, deps)) = graph.iter().find(|(n, _, _)| *n == name) else {
+            return Err(format!("no package {name:?} in the workspace"));
+        };
+        if !publishable {
+            return Err(format!("{name} is not published (`publish = false`)"));
+        }
+        if chosen.insert(name) {
+            todo.extend(deps.iter().cloned());
+        }
+    }
+    let mut args = vec!["package".to_owned()];
+    for name in chosen {
+        args.extend(["-p".to_owned(), name]);
+    }
+    if no_verify {
+        args.push("--no-verify".to_owned());
+    }
+    Ok(args)
 }
 
 /// The release binary `bin` of `package`, with `features`: built first with cargo's
@@ -215,6 +317,39 @@ mod tests {
 
     fn owned(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn package_takes_workspace_dependencies_but_not_dev_ones_nor_unpublished_crates() {
+        let meta = serde_json::json!({"packages": [
+            {"name": "core", "publish": null, "dependencies": [
+                {"name": "std-backend", "kind": "dev"}, {"name": "thiserror", "kind": null}]},
+            {"name": "std-backend", "publish": null, "dependencies": [
+                {"name": "core", "kind": null}]},
+            {"name": "facade", "publish": null, "dependencies": [
+                {"name": "std-backend", "kind": null}, {"name": "testkit", "kind": "dev"}]},
+            {"name": "bench", "publish": [], "dependencies": [{"name": "facade", "kind": null}]},
+        ]});
+        let graph = graph_of(&meta).unwrap();
+        assert_eq!(
+            graph[2],
+            ("facade".to_owned(), true, vec!["std-backend".to_owned()])
+        );
+        assert_eq!(
+            graph[0].2,
+            Vec::<String>::new(),
+            "dev and foreign deps left out"
+        );
+        assert!(!graph[3].1, "publish = false");
+        let args = |crates: &[&str]| package_args(&graph, &owned(crates), false);
+        assert_eq!(
+            args(&["facade"]).unwrap(),
+            owned(&["package", "-p", "core", "-p", "facade", "-p", "std-backend"])
+        );
+        assert_eq!(args(&[]).unwrap(), args(&["facade"]).unwrap());
+        assert_eq!(args(&["core"]).unwrap(), owned(&["package", "-p", "core"]));
+        assert!(args(&["bench"]).unwrap_err().contains("not published"));
+        assert!(args(&["nope"]).unwrap_err().contains("no package"));
     }
 
     #[test]
