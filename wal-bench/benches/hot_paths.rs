@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wal::{Backend, FsyncSchedule, Wal};
-use wal_core::format::{decode_record, encode_record, record_size, RecordKind};
+use wal_core::format::{decode_record, encode_record, record_size, RecordFields, RecordKind};
 
 const SIZES: [usize; 3] = [64, 256, 4096];
 
@@ -30,12 +30,34 @@ fn format(c: &mut Criterion) {
             let mut out = Vec::with_capacity(record_size(size) * 2);
             b.iter(|| {
                 out.clear();
-                encode_record(&mut out, 7, RecordKind::Entry, 0, 3, 42, 0, data);
+                encode_record(
+                    &mut out,
+                    7,
+                    RecordFields {
+                        kind: RecordKind::Entry,
+                        flags: 0,
+                        topic: 3,
+                        offset: 42,
+                        synced: 0,
+                    },
+                    data,
+                );
                 std::hint::black_box(&out);
             });
         });
         let mut encoded = Vec::new();
-        encode_record(&mut encoded, 7, RecordKind::Entry, 0, 3, 42, 0, &data);
+        encode_record(
+            &mut encoded,
+            7,
+            RecordFields {
+                kind: RecordKind::Entry,
+                flags: 0,
+                topic: 3,
+                offset: 42,
+                synced: 0,
+            },
+            &data,
+        );
         g.bench_with_input(
             BenchmarkId::new("decode_record", size),
             &encoded,

@@ -12,7 +12,7 @@ use common::{
     payload, segment, snapshot, stdout_of, wal, write_entries,
 };
 use predicates::prelude::*;
-use wal_core::format::{encode_record, record_size, RecordKind};
+use wal_core::format::{encode_record, record_size, RecordFields, RecordKind};
 
 /// One way to damage a log: builds it in a directory, damages it, and says what `wal
 /// verify` must print (with its exit status).
@@ -57,11 +57,13 @@ fn wrong_offset_with_a_valid_checksum(dir: &Path) -> String {
     encode_record(
         &mut record,
         1,
-        RecordKind::Entry,
-        0,
-        0,
-        7,
-        synced,
+        RecordFields {
+            kind: RecordKind::Entry,
+            flags: 0,
+            topic: 0,
+            offset: 7,
+            synced,
+        },
         &payload(2),
     );
     overwrite(&path, pos, &record);

@@ -1,6 +1,7 @@
 //! Closing a log: the final flush, and the simulated crash used by tests.
 
 use crate::error::Result;
+use crate::format::RecordFields;
 use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
 use crate::wal::Wal;
@@ -93,7 +94,17 @@ impl<S> Wal<S> {
                 return shared.discard_spare();
             }
             let synced = st.synced_in_active(lsn);
-            st.encode(RecordKind::SyncMark, 0, 0, 0, &[], synced, 0);
+            st.encode(
+                RecordFields {
+                    kind: RecordKind::SyncMark,
+                    flags: 0,
+                    topic: 0,
+                    offset: 0,
+                    synced,
+                },
+                &[],
+                0,
+            );
             st.lsn_end()
         };
         shared.wait_durable_lsn(mark_lsn)?;

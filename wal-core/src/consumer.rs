@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{FsyncSchedule, ReadConsistency, ReadVisibility};
 use crate::error::{Error, Result};
+use crate::format::RecordFields;
 use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
 use crate::pool::Pins;
@@ -666,12 +667,14 @@ impl Shared {
         self.ensure_room(st, record_size(name.len()) as u64)?;
         let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
         st.encode(
-            RecordKind::Cursor,
-            0,
-            id,
-            cursor,
+            RecordFields {
+                kind: RecordKind::Cursor,
+                flags: 0,
+                topic: id,
+                offset: cursor,
+                synced,
+            },
             name.as_bytes(),
-            synced,
             self.env.opts.buffering.write_buffer,
         );
         let lsn = st.lsn_end();

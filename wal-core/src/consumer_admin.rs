@@ -2,6 +2,7 @@
 //! deleting one with a tombstone record, for operators (`wal consumers`) and programs.
 
 use crate::error::{Error, Result};
+use crate::format::RecordFields;
 use crate::format::{record_size, RecordKind, FLAG_CURSOR_DELETE};
 use crate::lock::lock;
 use crate::shared::Shared;
@@ -141,12 +142,14 @@ impl Shared {
             self.ensure_room(&mut st, record_size(name.len()) as u64)?;
             let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
             st.encode(
-                RecordKind::Cursor,
-                FLAG_CURSOR_DELETE,
-                id,
-                at,
+                RecordFields {
+                    kind: RecordKind::Cursor,
+                    flags: FLAG_CURSOR_DELETE,
+                    topic: id,
+                    offset: at,
+                    synced,
+                },
                 name.as_bytes(),
-                synced,
                 self.env.opts.buffering.write_buffer,
             );
             let lsn = st.lsn_end();

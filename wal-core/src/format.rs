@@ -137,18 +137,32 @@ fn crc_seed(segment_id: u64) -> u32 {
     crc32c::crc32c(&segment_id.to_le_bytes())
 }
 
-/// Appends one record (header, payload, zero padding) to `out`.
-#[allow(clippy::too_many_arguments)] // reason: the record's on-disk fields, in order; `RecordHeader` is the decoded form and also holds `crc` and `len`, which encoding computes
-pub fn encode_record(
-    out: &mut Vec<u8>,
-    segment_id: u64,
-    kind: RecordKind,
-    flags: u8,
-    topic: u32,
-    offset: u64,
-    synced: u32,
-    payload: &[u8],
-) {
+/// The header fields a writer chooses; the checksum and the length are computed from the
+/// payload when the record is encoded ([`RecordHeader`] is the decoded form, with both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordFields {
+    /// What the record is.
+    pub kind: RecordKind,
+    /// [`FLAG_BATCH`], [`FLAG_BATCH_END`], [`FLAG_CURSOR_DELETE`] or 0.
+    pub flags: u8,
+    /// The topic id.
+    pub topic: u32,
+    /// The topic offset (an entry's), a cursor's value, or a topic's start; at most
+    /// [`MAX_RECORD_OFFSET`].
+    pub offset: u64,
+    /// How far the segment was known durable when the record was written.
+    pub synced: u32,
+}
+
+/// Appends one record of segment `segment_id` (header, payload, zero padding) to `out`.
+pub fn encode_record(out: &mut Vec<u8>, segment_id: u64, fields: RecordFields, payload: &[u8]) {
+    let RecordFields {
+        kind,
+        flags,
+        topic,
+        offset,
+        synced,
+    } = fields;
     debug_assert!(offset <= MAX_RECORD_OFFSET);
     debug_assert!(payload.len() <= u32::MAX as usize);
     let start = out.len();
@@ -374,11 +388,13 @@ mod tests {
         encode_record(
             &mut buf,
             7,
-            RecordKind::Entry,
-            FLAG_BATCH,
-            3,
-            42,
-            99,
+            RecordFields {
+                kind: RecordKind::Entry,
+                flags: FLAG_BATCH,
+                topic: 3,
+                offset: 42,
+                synced: 99,
+            },
             b"hello",
         );
         assert_eq!(buf.len(), 32);
@@ -393,7 +409,18 @@ mod tests {
     #[test]
     fn record_from_another_segment_fails_checksum() {
         let mut buf = Vec::new();
-        encode_record(&mut buf, 1, RecordKind::Entry, 0, 0, 0, 0, b"x");
+        encode_record(
+            &mut buf,
+            1,
+            RecordFields {
+                kind: RecordKind::Entry,
+                flags: 0,
+                topic: 0,
+                offset: 0,
+                synced: 0,
+            },
+            b"x",
+        );
         assert!(matches!(
             decode_record(&buf, 2),
             Err(RecordError::Checksum { .. })
@@ -403,7 +430,18 @@ mod tests {
     #[test]
     fn every_flipped_bit_is_detected() {
         let mut buf = Vec::new();
-        encode_record(&mut buf, 5, RecordKind::Entry, 0, 1, 2, 0, b"payload!");
+        encode_record(
+            &mut buf,
+            5,
+            RecordFields {
+                kind: RecordKind::Entry,
+                flags: 0,
+                topic: 1,
+                offset: 2,
+                synced: 0,
+            },
+            b"payload!",
+        );
         for i in 0..RECORD_HEADER_LEN + 8 {
             for bit in 0..8 {
                 let mut bad = buf.clone();
@@ -419,7 +457,18 @@ mod tests {
     /// One record of `kind` with `flags`, `offset` and `payload`, in segment 1 (topic 0).
     fn record_in_segment_1(kind: RecordKind, flags: u8, offset: u64, payload: &[u8]) -> Vec<u8> {
         let mut buf = Vec::new();
-        encode_record(&mut buf, 1, kind, flags, 0, offset, 0, payload);
+        encode_record(
+            &mut buf,
+            1,
+            RecordFields {
+                kind,
+                flags,
+                topic: 0,
+                offset,
+                synced: 0,
+            },
+            payload,
+        );
         buf
     }
 
@@ -456,14 +505,36 @@ mod tests {
     #[test]
     fn version_2_kinds_round_trip_and_meta_payloads_split() {
         let mut buf = Vec::new();
-        encode_record(&mut buf, 3, RecordKind::TruncateFrom, 0, 1, 17, 0, &[]);
+        encode_record(
+            &mut buf,
+            3,
+            RecordFields {
+                kind: RecordKind::TruncateFrom,
+                flags: 0,
+                topic: 1,
+                offset: 17,
+                synced: 0,
+            },
+            &[],
+        );
         let (h, p) = decode_record(&buf, 3).unwrap();
         assert_eq!(
             (h.kind, h.offset, h.topic, p.len()),
             (RecordKind::TruncateFrom, 17, 1, 0)
         );
         let mut buf = Vec::new();
-        encode_record(&mut buf, 3, RecordKind::TruncateFrom, 0, 1, 17, 0, b"x");
+        encode_record(
+            &mut buf,
+            3,
+            RecordFields {
+                kind: RecordKind::TruncateFrom,
+                flags: 0,
+                topic: 1,
+                offset: 17,
+                synced: 0,
+            },
+            b"x",
+        );
         assert!(matches!(
             decode_header(&buf),
             Err(RecordError::Malformed(_))
@@ -471,7 +542,18 @@ mod tests {
 
         let payload = encode_meta_payload("vote", b"term 3");
         let mut buf = Vec::new();
-        encode_record(&mut buf, 3, RecordKind::Meta, 0, 2, 0, 0, &payload);
+        encode_record(
+            &mut buf,
+            3,
+            RecordFields {
+                kind: RecordKind::Meta,
+                flags: 0,
+                topic: 2,
+                offset: 0,
+                synced: 0,
+            },
+            &payload,
+        );
         let (h, p) = decode_record(&buf, 3).unwrap();
         assert_eq!(h.kind, RecordKind::Meta);
         assert_eq!(decode_meta_payload(p).unwrap(), ("vote", &b"term 3"[..]));
@@ -489,11 +571,13 @@ mod tests {
         encode_record(
             &mut buf,
             3,
-            RecordKind::Meta,
-            FLAG_CURSOR_DELETE,
-            2,
-            0,
-            0,
+            RecordFields {
+                kind: RecordKind::Meta,
+                flags: FLAG_CURSOR_DELETE,
+                topic: 2,
+                offset: 0,
+                synced: 0,
+            },
             &payload,
         );
         assert!(matches!(
@@ -511,8 +595,30 @@ mod tests {
                 .collect()
         };
         let mut file = encode_segment_header(1).to_vec();
-        encode_record(&mut file, 1, RecordKind::TopicDef, 0, 0, 0, 0, b"t");
-        encode_record(&mut file, 1, RecordKind::Entry, 0, 0, 0, 0, b"hi");
+        encode_record(
+            &mut file,
+            1,
+            RecordFields {
+                kind: RecordKind::TopicDef,
+                flags: 0,
+                topic: 0,
+                offset: 0,
+                synced: 0,
+            },
+            b"t",
+        );
+        encode_record(
+            &mut file,
+            1,
+            RecordFields {
+                kind: RecordKind::Entry,
+                flags: 0,
+                topic: 0,
+                offset: 0,
+                synced: 0,
+            },
+            b"hi",
+        );
         let doc = hex(concat!(
             "89 57 41 4c 53 45 47 0a 02 00 00 00 20 00 00 00 ",
             "01 00 00 00 00 00 00 00 00 00 00 00 37 e9 46 e8 ",

@@ -4,6 +4,7 @@
 
 use crate::config::FsyncSchedule;
 use crate::error::{Error, Result};
+use crate::format::RecordFields;
 use crate::format::{encode_meta_payload, RecordKind};
 use crate::lock::lock;
 use crate::topic::{meta_record_len, validate_topic_name};
@@ -72,7 +73,17 @@ impl<S> Wal<S> {
             shared.ensure_room(&mut st, record)?;
             let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
             let cap = shared.env.opts.buffering.write_buffer;
-            st.encode(RecordKind::Meta, 0, id, 0, &payload, synced, cap);
+            st.encode(
+                RecordFields {
+                    kind: RecordKind::Meta,
+                    flags: 0,
+                    topic: id,
+                    offset: 0,
+                    synced,
+                },
+                &payload,
+                cap,
+            );
             st.topics[id].meta.insert(key.to_owned(), value.to_vec());
             st.lsn_end()
         };

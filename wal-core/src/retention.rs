@@ -5,6 +5,7 @@ use std::io;
 
 use crate::config::FsyncSchedule;
 use crate::error::{Error, Result};
+use crate::format::RecordFields;
 use crate::format::{record_size, RecordKind, MAX_RECORD_OFFSET};
 use crate::lock::lock;
 use crate::segment::segment_file_name;
@@ -71,7 +72,17 @@ impl<S> Wal<S> {
                 Some(id) => {
                     shared.ensure_room(&mut st, record_size(0) as u64)?;
                     let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
-                    st.encode(RecordKind::Truncate, 0, id, offset, &[], synced, cap);
+                    st.encode(
+                        RecordFields {
+                            kind: RecordKind::Truncate,
+                            flags: 0,
+                            topic: id,
+                            offset,
+                            synced,
+                        },
+                        &[],
+                        cap,
+                    );
                     let lsn = st.lsn_end();
                     st.truncation_lsn = lsn;
                     let durable = shared.pipeline.commit.durable_lsn();

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::format::RecordFields;
 use crate::format::{self, record_size, RecordKind, SEGMENT_HEADER_LEN};
 use crate::pending::PendingQueue;
 use crate::segment::{segment_file_name, ActiveSegment, SegmentMeta};
@@ -41,21 +42,11 @@ impl State {
 
     /// Appends one record to the pending buffer; returns its position in the active segment.
     /// The caller has made room for it.
-    #[allow(clippy::too_many_arguments)] // reason: the fields of format::encode_record, less the segment id it knows
-    pub fn encode(
-        &mut self,
-        kind: RecordKind,
-        flags: u8,
-        topic: u32,
-        offset: u64,
-        payload: &[u8],
-        synced: u32,
-        buffer_capacity: usize,
-    ) -> u32 {
+    pub fn encode(&mut self, fields: RecordFields, payload: &[u8], buffer_capacity: usize) -> u32 {
         let pos = self.active.end;
         let segment = self.active.id;
         self.pending.append(&self.active, buffer_capacity, |out| {
-            format::encode_record(out, segment, kind, flags, topic, offset, synced, payload);
+            format::encode_record(out, segment, fields, payload);
         });
         self.active.end += record_size(payload.len()) as u64;
         pos as u32
@@ -85,27 +76,41 @@ impl State {
             .map(|(k, v)| format::encode_meta_payload(k, v))
             .collect();
         self.encode(
-            RecordKind::TopicDef,
-            0,
-            id,
-            next,
+            RecordFields {
+                kind: RecordKind::TopicDef,
+                flags: 0,
+                topic: id,
+                offset: next,
+                synced,
+            },
             name.as_bytes(),
-            synced,
             cap,
         );
         for (consumer, at) in cursors {
             self.encode(
-                RecordKind::Cursor,
-                0,
-                id,
-                at,
+                RecordFields {
+                    kind: RecordKind::Cursor,
+                    flags: 0,
+                    topic: id,
+                    offset: at,
+                    synced,
+                },
                 consumer.as_bytes(),
-                synced,
                 cap,
             );
         }
         for payload in meta {
-            self.encode(RecordKind::Meta, 0, id, 0, &payload, synced, cap);
+            self.encode(
+                RecordFields {
+                    kind: RecordKind::Meta,
+                    flags: 0,
+                    topic: id,
+                    offset: 0,
+                    synced,
+                },
+                &payload,
+                cap,
+            );
         }
     }
 
@@ -125,12 +130,14 @@ impl State {
     ) -> u32 {
         let id = self.topics.add(name, start);
         self.encode(
-            RecordKind::TopicDef,
-            0,
-            id,
-            start,
+            RecordFields {
+                kind: RecordKind::TopicDef,
+                flags: 0,
+                topic: id,
+                offset: start,
+                synced,
+            },
             name.as_bytes(),
-            synced,
             buffer_capacity,
         );
         id

@@ -9,6 +9,7 @@
 
 use crate::config::FsyncSchedule;
 use crate::error::{Error, Result};
+use crate::format::RecordFields;
 use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
 use crate::wal::Wal;
@@ -70,7 +71,17 @@ impl<S> Wal<S> {
             shared.ensure_room(&mut st, record_size(0) as u64)?;
             let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
             let cap = shared.env.opts.buffering.write_buffer;
-            st.encode(RecordKind::TruncateFrom, 0, id, offset, &[], synced, cap);
+            st.encode(
+                RecordFields {
+                    kind: RecordKind::TruncateFrom,
+                    flags: 0,
+                    topic: id,
+                    offset,
+                    synced,
+                },
+                &[],
+                cap,
+            );
             let lsn = st.lsn_end();
             st.truncation_lsn = lsn;
             st.topics[id].truncate_from(offset);

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use crate::builder::WalBuilder;
 use crate::config::{FsyncSchedule, ReadConsistency, ReadVisibility};
 use crate::error::{Error, Result};
+use crate::format::RecordFields;
 use crate::format::{record_size, RecordKind, FLAG_BATCH, FLAG_BATCH_END, MAX_RECORD_OFFSET};
 use crate::lock::lock;
 use crate::shared::Shared;
@@ -332,12 +333,14 @@ impl Shared {
                 (_, true) => FLAG_BATCH | FLAG_BATCH_END,
             };
             let pos = st.encode(
-                RecordKind::Entry,
-                flags,
-                id,
-                first + i as u64,
+                RecordFields {
+                    kind: RecordKind::Entry,
+                    flags,
+                    topic: id,
+                    offset: first + i as u64,
+                    synced,
+                },
                 data,
-                synced,
                 cap,
             );
             let (seg, base) = (st.active.id, st.active.base_lsn);

@@ -31,8 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use wal_core::format::{
-    align_up, encode_record, encode_segment_header, RecordKind, RECORD_ALIGN, RECORD_HEADER_LEN,
-    SEGMENT_HEADER_LEN,
+    align_up, encode_record, encode_segment_header, RecordFields, RecordKind, RECORD_ALIGN,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use wal_core::segment::{parse_segment_file_name, segment_file_name};
 use wal_core::{Backend, Flusher, SequentialFlusher, Storage};
@@ -346,7 +346,16 @@ impl Mutation {
                 let mut rec = Vec::new();
                 let offset = offset & wal_core::format::MAX_RECORD_OFFSET;
                 encode_record(
-                    &mut rec, id, *kind, *flags, *topic, offset, *synced, payload,
+                    &mut rec,
+                    id,
+                    RecordFields {
+                        kind: *kind,
+                        flags: *flags,
+                        topic: *topic,
+                        offset,
+                        synced: *synced,
+                    },
+                    payload,
                 );
                 rec.truncate((len - pos) as usize);
                 write_at(&file()?, pos, &rec)?;

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use wal::{FsyncSchedule, Wal};
-use wal_core::format::{encode_record, RecordKind, FLAG_BATCH, FLAG_BATCH_END, RECORD_HEADER_LEN};
+use wal_core::format::{
+    encode_record, RecordFields, RecordKind, FLAG_BATCH, FLAG_BATCH_END, RECORD_HEADER_LEN,
+};
 
 use super::{Flow, Follower, ReadStats, Seen};
 use crate::error::CliResult;
@@ -156,7 +158,18 @@ fn a_batch_is_shown_only_once_its_last_record_is_there() {
     let segment = dir.path().join(wal::segment::segment_file_name(1));
     let write = |at: u64, flags: u8, offset: u64, data: &[u8]| {
         let mut record = Vec::new();
-        encode_record(&mut record, 1, RecordKind::Entry, flags, 0, offset, 0, data);
+        encode_record(
+            &mut record,
+            1,
+            RecordFields {
+                kind: RecordKind::Entry,
+                flags,
+                topic: 0,
+                offset,
+                synced: 0,
+            },
+            data,
+        );
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(&segment)

@@ -498,9 +498,20 @@ fn defect_06_a_panicking_backend_poisons_the_log_and_every_waiter_returns() {
 /// position reads as a well-formed entry header whose length reaches far ahead and whose
 /// `synced` field claims everything before it durable (kind 1, flags 0, length = synced).
 fn write_hostile_segment(dir: &Path, id: u64, len: u64) -> PathBuf {
-    use wal_core::format::{encode_record, encode_segment_header, RecordKind};
+    use wal_core::format::{encode_record, encode_segment_header, RecordFields, RecordKind};
     let mut bytes = encode_segment_header(id).to_vec();
-    encode_record(&mut bytes, id, RecordKind::TopicDef, 0, 0, 0, 0, b"t");
+    encode_record(
+        &mut bytes,
+        id,
+        RecordFields {
+            kind: RecordKind::TopicDef,
+            flags: 0,
+            topic: 0,
+            offset: 0,
+            synced: 0,
+        },
+        b"t",
+    );
     let claimed = ((len / 3) as u32) & !7;
     let mut word = [0u8; 8];
     word[0] = RecordKind::Entry as u8;
@@ -715,7 +726,7 @@ fn defect_10_read_from_racing_reclaim_in_a_loop() {
 
 #[test]
 fn defect_10_flags_on_a_cursor_record_are_damage_not_accepted() {
-    use wal_core::format::{encode_record, RecordKind, FLAG_BATCH, FLAG_BATCH_END};
+    use wal_core::format::{encode_record, RecordFields, RecordKind, FLAG_BATCH, FLAG_BATCH_END};
     let dir = tempfile::tempdir().unwrap();
     let wal = super::common::builder(dir.path())
         .fsync(FsyncSchedule::SyncEach)
@@ -728,7 +739,18 @@ fn defect_10_flags_on_a_cursor_record_are_damage_not_accepted() {
     let end = super::common::used_bytes(&seg).next_multiple_of(8);
     let mut bad = Vec::new();
     let flags = FLAG_BATCH | FLAG_BATCH_END; // a whole "batch" of one cursor record
-    encode_record(&mut bad, 1, RecordKind::Cursor, flags, 0, 1, 0, b"");
+    encode_record(
+        &mut bad,
+        1,
+        RecordFields {
+            kind: RecordKind::Cursor,
+            flags,
+            topic: 0,
+            offset: 1,
+            synced: 0,
+        },
+        b"",
+    );
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
