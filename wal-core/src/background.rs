@@ -197,9 +197,13 @@ fn after(now: Instant, interval: Duration) -> Instant {
 /// then delete what nothing needs.
 fn prepare_and_reclaim(shared: &Shared) -> crate::error::Result<()> {
     if shared.files.precreator.requested() {
-        if let Err(e) = shared.prepare_spare() {
-            tracing::warn!(error = %e, "could not prepare the next segment; rollover will create it");
-            shared.report_step_failed(Step::PrepareSegment, &e);
+        match shared.prepare_spare() {
+            // Already reported as a poisoning (a failed directory sync).
+            Ok(()) | Err(crate::error::Error::Poisoned { .. }) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not prepare the next segment; rollover will create it");
+                shared.report_step_failed(Step::PrepareSegment, &e);
+            }
         }
     }
     shared.reclaim().map(|_| ())

@@ -46,9 +46,11 @@ pub enum Step {
     /// The background thread's write or flush (a full disk; any other failure poisons the
     /// log instead). Retried on its next round.
     BackgroundFlush,
-    /// Preparing the next segment ahead of time. Rollover creates it instead.
+    /// Preparing the next segment ahead of time. Rollover creates it instead. (A failed
+    /// directory sync poisons the log instead.)
     PrepareSegment,
-    /// Deleting a segment nothing needs any more. Retried on the next reclaim.
+    /// Deleting a segment nothing needs any more. Retried on the next reclaim. (A failed
+    /// directory sync after the removal poisons the log instead.)
     DeleteSegment,
 }
 

@@ -106,12 +106,18 @@ impl Shared {
             .backend
             .create(&path, self.env.opts.limits.segment_size)
             .map_err(|e| Error::io("create segment ahead of time", &path, None, e))?;
-        let filled = write_durable_header(&*storage, id)
-            .and_then(|()| self.env.backend.sync_dir(&self.env.dir));
-        if let Err(e) = filled {
+        if let Err(e) = write_durable_header(&*storage, id) {
+            // Only this new file's bytes are in doubt, and it goes: nothing else to distrust.
             drop(storage);
             self.remove_spare_file(id);
             return Err(Error::io("prepare segment", &path, None, e));
+        }
+        if let Err(e) = self.env.backend.sync_dir(&self.env.dir) {
+            // The directory, which holds every segment, can no longer be trusted (a later
+            // sync may succeed without what this one failed to write): as with any failed
+            // sync, stop until the log is reopened. The unused file, if it persists, is an
+            // unwritten trailing segment, which recovery removes.
+            return Err(self.poison(Error::io("sync directory", &self.env.dir, None, e)));
         }
         tracing::debug!(segment = id, "next segment prepared");
         slot.spare = Some(Spare { id, storage });

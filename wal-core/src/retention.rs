@@ -194,23 +194,35 @@ impl Shared {
     /// Deletes doomed segments that no reader holds, oldest first, syncing the directory
     /// after each removal: on a file system without a journal, removals not yet synced may
     /// persist in any order, and a later segment gone while an earlier one is back would be
-    /// a gap in the log. On a failure the rest waits for the next round.
+    /// a gap in the log.
+    ///
+    /// A failed removal changed nothing: the rest waits for the next round (a step
+    /// failure). A failed directory sync poisons the log, as a failed sync of data does: the
+    /// removal may or may not be durable, and a later directory sync can succeed without
+    /// it, so deleting the next segment could leave exactly that gap. A poisoned log
+    /// deletes nothing.
     pub(crate) fn delete_doomed(&self) {
         let _deleter = self.files.pool.deleter();
+        if self.check_poison().is_err() {
+            return;
+        }
         let ready = self.files.pool.take_deletable();
         for (i, &id) in ready.iter().enumerate() {
             let path = self.env.dir.join(segment_file_name(id));
-            let removed = match self.env.backend.remove(&path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()), // done by an earlier try
-                other => other,
-            };
-            let synced = removed.and_then(|()| self.env.backend.sync_dir(&self.env.dir));
-            if let Err(e) = synced {
-                // Retry from here: removing an already removed file is a no-op.
-                tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
-                let e = Error::io("delete segment", &path, None, e);
-                self.report_step_failed(crate::observe::Step::DeleteSegment, &e);
-                self.files.pool.requeue(ready[i..].iter().copied());
+            match self.env.backend.remove(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {} // done by an earlier try
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %path.display(), "could not delete a segment; will retry");
+                    let e = Error::io("delete segment", &path, None, e);
+                    self.report_step_failed(crate::observe::Step::DeleteSegment, &e);
+                    self.files.pool.requeue(ready[i..].iter().copied());
+                    return;
+                }
+                Ok(()) => {}
+            }
+            if let Err(e) = self.env.backend.sync_dir(&self.env.dir) {
+                self.poison(Error::io("sync directory", &self.env.dir, None, e));
+                self.files.pool.requeue(ready[i + 1..].iter().copied());
                 return;
             }
         }

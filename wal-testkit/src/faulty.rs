@@ -134,6 +134,8 @@ pub struct FaultPlan {
     fail_write: Option<(u64, io::ErrorKind)>,
     short_write: Option<u64>,
     fail_create: Option<(u64, io::ErrorKind)>,
+    fail_remove: Option<(u64, io::ErrorKind)>,
+    fail_sync_dir: Option<(u64, io::ErrorKind)>,
     sync_delay: std::time::Duration,
     power_off_after: Option<u64>,
 }
@@ -176,6 +178,19 @@ impl FaultPlan {
     /// The `nth` file creation fails with `kind` (e.g. `StorageFull`).
     pub fn fail_create(mut self, nth: u64, kind: io::ErrorKind) -> Self {
         self.fail_create = Some((nth, kind));
+        self
+    }
+
+    /// The `nth` file removal fails with `kind` and removes nothing.
+    pub fn fail_remove(mut self, nth: u64, kind: io::ErrorKind) -> Self {
+        self.fail_remove = Some((nth, kind));
+        self
+    }
+
+    /// The `nth` directory sync fails with `kind`: the directory operations it would have
+    /// covered stay unsynced (a crash in [`CrashMode::LoseDirOps`] may undo them).
+    pub fn fail_sync_dir(mut self, nth: u64, kind: io::ErrorKind) -> Self {
+        self.fail_sync_dir = Some((nth, kind));
         self
     }
 
@@ -242,6 +257,10 @@ pub struct FaultCounts {
     pub syncs: u64,
     /// `create` calls.
     pub creates: u64,
+    /// `remove` calls.
+    pub removes: u64,
+    /// `sync_dir` calls.
+    pub dir_syncs: u64,
     /// Faults injected (including disk-full refusals).
     pub injected: u64,
     /// Simulated power losses.
@@ -509,6 +528,12 @@ impl Backend for FaultyBackend {
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut st = lock(&self.state);
         st.admit(true)?;
+        st.counts.removes += 1;
+        if let Some((nth, kind)) = st.plan.fail_remove {
+            if st.counts.removes == nth {
+                return Err(st.inject(kind, "remove"));
+            }
+        }
         st.dirs.remove(&*self.inner, path)
     }
 
@@ -522,6 +547,12 @@ impl Backend for FaultyBackend {
         let (epoch, upto) = {
             let mut st = lock(&self.state);
             st.admit(true)?;
+            st.counts.dir_syncs += 1;
+            if let Some((nth, kind)) = st.plan.fail_sync_dir {
+                if st.counts.dir_syncs == nth {
+                    return Err(st.inject(kind, "directory sync"));
+                }
+            }
             (st.epoch, st.dirs.next_seq())
         };
         // Not under the lock: a directory sync can be slow, and covers only what was done

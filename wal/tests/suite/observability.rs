@@ -318,3 +318,77 @@ fn a_failed_segment_preparation_is_a_step_failure() {
     assert!(matches!(wal.health(), Health::Healthy));
     wal.close().unwrap();
 }
+
+/// Fills three segments of `wal` and consumes them, so the first two can be reclaimed.
+fn fill_and_consume(wal: &Wal) {
+    for _ in 0..160 {
+        wal.append_for_topic("t", &[5; 1000]).unwrap();
+    }
+    assert!(wal.segment_count() >= 3, "{}", wal.segment_count());
+    while wal.read_next("t", true).unwrap().is_some() {}
+    wal.sync().unwrap();
+}
+
+#[test]
+fn a_failed_segment_removal_is_a_step_failure_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, backend, seen) = watched(dir.path(), FsyncSchedule::SyncEach);
+    fill_and_consume(&wal);
+    let first = segment_files(dir.path())[0].clone();
+    let next = backend.counts().removes + 1;
+    backend.set_plan(FaultPlan::seeded(7).fail_remove(next, io::ErrorKind::PermissionDenied));
+    // The background thread may get there first; either way the removal fails once.
+    wal.reclaim().unwrap();
+    let got = seen
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the hook fired");
+    assert_eq!(
+        (got.1, got.2, got.3),
+        (
+            "step",
+            Some(Step::DeleteSegment),
+            Some(io::ErrorKind::PermissionDenied)
+        )
+    );
+    assert!(wal.stats().step_failures >= 1);
+    assert!(matches!(wal.health(), Health::Healthy));
+    // The next round deletes it, and the log goes on.
+    wal.reclaim().unwrap();
+    common::wait_until_gone(&first);
+    wal.append_for_topic("t", b"after").unwrap();
+    assert_eq!(wal.read_next("t", true).unwrap().unwrap().data, b"after");
+    wal.close().unwrap();
+}
+
+#[test]
+fn a_failed_directory_sync_after_a_removal_poisons_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, backend, seen) = watched(dir.path(), FsyncSchedule::SyncEach);
+    fill_and_consume(&wal);
+    let entries = wal.get_topic_entry_count("t");
+    // Whichever directory sync comes next (a removal's, or the background thread
+    // preparing a segment) fails: the directory can no longer be trusted.
+    let next = backend.counts().dir_syncs + 1;
+    backend.set_plan(FaultPlan::seeded(7).fail_sync_dir(next, io::ErrorKind::Other));
+    wal.reclaim().unwrap();
+    let got = seen
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the hook fired");
+    assert_eq!(
+        (got.1, got.2, got.3),
+        ("poisoned", None, Some(io::ErrorKind::Other))
+    );
+    let err = wal.append_for_topic("t", b"refused").unwrap_err();
+    assert!(matches!(err, Error::Poisoned { .. }), "{err}");
+    assert!(wal.is_poisoned());
+    // A poisoned log deletes nothing more: at most the one removal whose sync failed.
+    let left = segment_files(dir.path()).len();
+    wal.reclaim().ok();
+    assert_eq!(segment_files(dir.path()).len(), left);
+    drop(wal);
+    // Reopening (recovery reads what is really on disk) brings the log back.
+    let wal = small(dir.path()).open().unwrap();
+    assert_eq!(wal.get_topic_entry_count("t"), entries);
+    wal.append_for_topic("t", b"again").unwrap();
+    wal.close().unwrap();
+}
