@@ -13,6 +13,11 @@ pub const LOCK_FILE: &str = "LOCK";
 /// Suffix given to segments set aside by [`crate::RecoveryMode::PointInTime`].
 pub const DAMAGED_SUFFIX: &str = ".damaged";
 
+/// The largest segment id the log makes. Ids count up from 1 by one per segment, so no
+/// real log comes near it (2^63 segments); a file named with a larger id is foreign, and
+/// refusing it keeps the next id (`id + 1`) from overflowing.
+pub const MAX_SEGMENT_ID: u64 = u64::MAX / 2;
+
 /// The file name of segment `id`.
 pub fn segment_file_name(id: u64) -> String {
     format!("{id:020}{SEGMENT_SUFFIX}")
@@ -51,6 +56,14 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>> {
                     return Err(Error::ForeignFile {
                         path: entry.path(),
                         reason: "has a segment's name but is not a regular file".into(),
+                    });
+                }
+                if id > MAX_SEGMENT_ID {
+                    return Err(Error::ForeignFile {
+                        path: entry.path(),
+                        reason: format!(
+                            "segment id {id} is beyond any the log makes ({MAX_SEGMENT_ID})"
+                        ),
                     });
                 }
                 ids.push(id);

@@ -258,6 +258,42 @@ fn directory_named_like_a_segment_is_a_foreign_file() {
     assert_intact(configured(dir.path()).open().unwrap(), dir.path());
 }
 
+/// A whole, valid segment `id` holding topic "t" with one entry.
+fn crafted_segment(id: u64) -> Vec<u8> {
+    use wal_core::format::{encode_record, encode_segment_header, RecordFields, RecordKind};
+    let mut bytes = encode_segment_header(id).to_vec();
+    let fields = |kind| RecordFields {
+        kind,
+        flags: 0,
+        topic: 0,
+        offset: 0,
+        synced: 0,
+    };
+    encode_record(&mut bytes, id, fields(RecordKind::TopicDef), b"t");
+    encode_record(&mut bytes, id, fields(RecordKind::Entry), b"hostile");
+    bytes.resize(SEGMENT as usize, 0);
+    bytes
+}
+
+#[test]
+fn a_segment_id_the_log_never_makes_is_a_foreign_file() {
+    // A valid segment under the largest id: the next segment's id would overflow.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(segment_name(u64::MAX));
+    std::fs::write(&path, crafted_segment(u64::MAX)).unwrap();
+    let err = configured(dir.path()).open().unwrap_err();
+    assert!(
+        matches!(&err, Error::ForeignFile { path: p, .. } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), crafted_segment(u64::MAX));
+    // The same segment under an ordinary id is a log like any other.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(dir.path().join(segment_name(1)), crafted_segment(1)).unwrap();
+    let wal = configured(dir.path()).open().unwrap();
+    assert_eq!(wal.read_next("t", false).unwrap().unwrap().data, b"hostile");
+}
+
 #[test]
 fn unrelated_file_in_the_directory_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
