@@ -262,6 +262,8 @@ fn repair_and_append_refuse_while_the_log_is_open_but_readers_work() {
         vec!["repair", path],
         vec!["repair", path, "--mode", "point-in-time"],
         vec!["append", path, "t", "x"],
+        vec!["truncate", path, "t", "--before", "1"],
+        vec!["reclaim", path],
     ] {
         wal()
             .args(&args)
@@ -273,6 +275,11 @@ fn repair_and_append_refuse_while_the_log_is_open_but_readers_work() {
     }
     // The read-only commands need no lock.
     wal().args(["verify", path]).assert().success();
+    wal()
+        .args(["stats", path])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("topic \"t\": 1 entry"));
     wal()
         .args(["dump", path])
         .assert()

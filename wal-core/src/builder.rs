@@ -261,7 +261,7 @@ impl<S: BackendSource> WalBuilder<S> {
         }
         validate(&opts)?;
         let _span = crate::trace::open_span(&dir).entered();
-        create_dir(&dir)?;
+        create_dir(&dir, &*backend)?;
         let lock_file = lock_dir(&dir)?;
         let recovered = recover(
             &dir,
@@ -336,16 +336,33 @@ fn validate(o: &Options) -> Result<()> {
 
 /// Creates the log directory if it is missing. A file that is not a directory in its place
 /// is [`Error::NotADirectory`] (`create_dir_all` would say only "File exists").
-fn create_dir(dir: &Path) -> Result<()> {
-    match std::fs::create_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) => match std::fs::metadata(dir) {
+///
+/// The parent of every directory it creates is synced before the log opens: without a
+/// journal, a directory's creation is not durable until its parent is, and a power loss
+/// could otherwise take a new log away with every entry acknowledged in it.
+fn create_dir(dir: &Path, backend: &dyn Backend) -> Result<()> {
+    let created: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .collect();
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return match std::fs::metadata(dir) {
             Ok(meta) if !meta.is_dir() => Err(Error::NotADirectory {
                 path: dir.to_owned(),
             }),
             _ => Err(Error::io("create directory", dir, None, e)),
-        },
+        };
     }
+    for new in created {
+        let parent = match new.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        backend
+            .sync_dir(parent)
+            .map_err(|e| Error::io("sync directory", parent, None, e))?;
+    }
+    Ok(())
 }
 
 /// Takes an exclusive lock on the directory, held until the log is closed. A second

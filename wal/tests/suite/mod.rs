@@ -9,6 +9,7 @@ mod bad_input;
 mod concurrency;
 mod consumer_admin;
 mod consumers;
+mod doc_claims;
 mod durability_modes;
 mod errors;
 mod faults;
