@@ -12,8 +12,8 @@
 //!   power-loss campaign over the whole API (every crash mode, every backend), then the
 //!   kill -9 loop, in release mode; prints a summary and fails on any violation.
 //! - `package [CRATE...] [--no-verify]`: `cargo package` for the named crates (default:
-//!   every publishable crate) together with the workspace crates they depend on, so that
-//!   each packages and builds from its `.crate` before any of them is on crates.io.
+//!   every publishable crate) together with the workspace crates they depend on, each
+//!   built from its `.crate`.
 //! - `ci`: the checks CI runs (`.ci/run` calls the same commands).
 
 #![allow(
@@ -74,9 +74,8 @@ enum Task {
     },
     /// Packages crates as `cargo publish` would, and builds each from its `.crate`.
     ///
-    /// A crate's workspace dependencies are packaged with it (cargo builds them from a
-    /// temporary registry), since they are not on crates.io before the first release:
-    /// `cargo package -p topicwal` alone cannot find `topicwal-core` there.
+    /// A crate's workspace dependencies are packaged with it, in one `cargo package` call,
+    /// so that the set a release publishes is checked together.
     Package {
         /// Packages to package (default: every publishable one).
         crates: Vec<String>,
