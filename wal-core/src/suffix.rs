@@ -12,13 +12,15 @@ use crate::error::{Error, Result};
 use crate::format::RecordFields;
 use crate::format::{record_size, RecordKind};
 use crate::lock::lock;
+use crate::topic::validate_topic_name;
 use crate::wal::Wal;
 
 impl<S> Wal<S> {
     /// Removes entries `offset..` of `topic`, so that its next append gets `offset` (a
     /// Raft follower dropping a conflicting suffix). Cursors past `offset` move back to
-    /// it. Truncating at or past the topic's end, or an unknown topic, does nothing. An
-    /// `offset` below the oldest retained entry is [`Error::OffsetReclaimed`] (nothing
+    /// it. Truncating at or past the topic's end, or an unknown topic, does nothing; an
+    /// invalid topic name is [`Error::InvalidTopic`], as for every call that changes a
+    /// topic. An `offset` below the oldest retained entry is [`Error::OffsetReclaimed`] (nothing
     /// is changed): those entries are gone already and the topic's start stays where it
     /// is.
     ///
@@ -49,6 +51,7 @@ impl<S> Wal<S> {
     /// # Ok(()) }
     /// ```
     pub fn truncate_from(&self, topic: &str, offset: u64) -> Result<()> {
+        validate_topic_name(topic)?;
         let shared = &self.shared;
         shared.check_open()?;
         let lsn = {

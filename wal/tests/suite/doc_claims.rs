@@ -53,7 +53,8 @@ fn producing_and_consuming_at_one_rate_keeps_at_most_three_segment_files() {
 }
 
 /// README: topic names are "not `.` or `..`": refused by every call that can create a
-/// topic or a cursor, not only by appends (`bad_input.rs`).
+/// topic or a cursor or change one, not only by appends (`bad_input.rs`). (Reads of an
+/// invalid name find an unknown topic: nothing.)
 #[test]
 fn a_dot_name_is_refused_by_every_call_that_names_a_new_topic() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,6 +72,7 @@ fn a_dot_name_is_refused_by_every_call_that_names_a_new_topic() {
     assert!(is_dot(wal.consumer("t", "..").map(drop)));
     assert!(is_dot(wal.set_meta(".", "k", b"v")));
     assert!(is_dot(wal.truncate_before("..", 1)));
+    assert!(is_dot(wal.truncate_from("..", 0)));
     assert!(wal.topics().is_empty(), "{:?}", wal.topics());
 }
 
