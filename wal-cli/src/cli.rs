@@ -122,7 +122,7 @@ pub struct DumpArgs {
     /// The log directory.
     pub dir: PathBuf,
     /// Only this topic (default: every topic, in creation order).
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = name)]
     pub topic: Option<String>,
     /// The first offset to print (default: the oldest retained).
     #[arg(long, default_value_t = 0)]
@@ -244,6 +244,7 @@ pub struct TailArgs {
     /// The log directory.
     pub dir: PathBuf,
     /// The topic to follow (it may not exist yet).
+    #[arg(value_parser = name)]
     pub topic: String,
     /// Start at this offset, or `-N`: N entries before the end (default: the topic's next
     /// offset, i.e. only new entries).
@@ -328,6 +329,7 @@ pub struct AppendArgs {
     /// The log directory.
     pub dir: PathBuf,
     /// The topic (created on first use).
+    #[arg(value_parser = name)]
     pub topic: String,
     /// The entry to append; absent or `-`: entries read from standard input.
     pub data: Option<String>,
@@ -391,7 +393,7 @@ pub struct ConsumersArgs {
     #[arg(required = true)]
     pub dir: Option<PathBuf>,
     /// Only the consumers of this topic.
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = name)]
     pub topic: Option<String>,
     /// Print a JSON array of objects with "topic", "consumer", "position" and "lag".
     #[arg(long)]
@@ -415,8 +417,10 @@ pub struct ConsumerArgs {
     /// The log directory.
     pub dir: PathBuf,
     /// The topic.
+    #[arg(value_parser = name)]
     pub topic: String,
     /// The consumer's name.
+    #[arg(value_parser = name)]
     pub name: String,
 }
 
@@ -472,6 +476,7 @@ pub struct TruncateArgs {
     /// The log directory.
     pub dir: PathBuf,
     /// The topic.
+    #[arg(value_parser = name)]
     pub topic: String,
     /// The first offset to keep.
     #[arg(long)]
@@ -515,4 +520,11 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Parses a topic or consumer name with the log's own rules, so that a name no topic or
+/// consumer can have is a usage error (exit status 2) rather than an empty result.
+fn name(s: &str) -> Result<String, String> {
+    wal::validate_topic_name(s).map_err(|e| e.to_string())?;
+    Ok(s.to_owned())
 }

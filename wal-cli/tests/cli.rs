@@ -320,6 +320,29 @@ fn directories_that_are_not_logs_are_unusable() {
     );
 }
 
+#[test]
+fn names_no_topic_or_consumer_can_have_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write_entries(dir.path(), 1);
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        &["tail", d, "..", "--exit-at-end"][..],
+        &["dump", d, "--topic", "a/b"],
+        &["append", d, "", "x"],
+        &["consumers", d, "--topic", "."],
+        &["truncate", d, "bad\\name", "--before", "1"],
+        &["consumers", "reset", d, "t", "..", "--to", "earliest"],
+    ] {
+        wal()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("invalid topic name"));
+    }
+    // Nothing was written.
+    assert_eq!(entries(dir.path(), "t").len(), 1);
+}
+
 /// Runs `wal verify DIR` with its address space limited to `limit_kib` KiB (`ulimit -v`);
 /// returns its exit status.
 fn verify_within(dir: &std::path::Path, limit_kib: u64) -> std::process::ExitStatus {

@@ -290,6 +290,8 @@ pub use wal_backend_std::StdBackend;
 pub use wal_core::inspect;
 /// Segment file names (`{id:020}.wal`), and the listing of a log directory.
 pub use wal_core::segment;
+/// The rules topic, consumer and metadata key names follow (README, "API in a few lines").
+pub use wal_core::{validate_topic_name, MAX_TOPIC_NAME_LEN};
 pub use wal_core::{
     Backend as StorageBackend, BackendInfo, Consumer, Entry, Error, FlushRequest, Flusher,
     FsyncSchedule, ReadConsistency, ReadVisibility, RecoveryMode, Result, SequentialFlusher, Stats,
