@@ -181,12 +181,17 @@ fn valid_at(b: &[u8], pos: usize, id: u64) -> Option<Rec> {
 /// What the header checks say.
 #[derive(Debug, PartialEq, Eq)]
 enum Header {
-    Valid { version: u32, id: u64 },
+    Valid {
+        version: u32,
+        id: u64,
+    },
     Short,
     Zero,
     BadMagic,
     BadCrc,
     BadVersion(u32),
+    /// A valid header whose header length is not 32.
+    BadLength,
 }
 
 fn check_header(b: &[u8]) -> Header {
@@ -206,6 +211,9 @@ fn check_header(b: &[u8]) -> Header {
     let version = u32_at(h, 8);
     if version != 1 && version != 2 {
         return Header::BadVersion(version);
+    }
+    if u32_at(h, 12) != HEADER_LEN as u32 {
+        return Header::BadLength;
     }
     Header::Valid {
         version,
@@ -335,7 +343,8 @@ impl Replay {
                     return Err("entry offset not contiguous".into());
                 }
                 match r.flags {
-                    0 => {
+                    // BATCH_END without BATCH is read as a single append.
+                    0 | BATCH_END => {
                         self.topics[t].entries.insert(r.offset, r.payload.clone());
                         self.topics[t].next += 1;
                     }
@@ -359,7 +368,7 @@ impl Replay {
                             self.topics[t].next += 1;
                         }
                     }
-                    _ => return Err("BATCH_END without BATCH".into()),
+                    _ => unreachable!("flags are checked before"),
                 }
             }
             CURSOR => {
@@ -437,6 +446,15 @@ impl Replay {
     }
 }
 
+/// Whether a valid record at an 8-aligned `q` in `p < q < d` proves the bytes at `p`
+/// were durable: `p < synced <= q` (a real record's `synced` is at most its position).
+fn proof_after(b: &[u8], id: u64, p: usize, d: usize) -> bool {
+    (p + 8..d)
+        .step_by(8)
+        .filter_map(|q| valid_at(b, q, id))
+        .any(|r| r.synced as usize > p && r.synced <= r.pos)
+}
+
 /// Position just past the last non-zero byte.
 fn data_end(b: &[u8]) -> usize {
     b.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1)
@@ -472,11 +490,9 @@ fn read_log(dir: &Path) -> Result<Log, Refusal> {
         } else if b.len() as u64 >= SMALLEST_SEGMENT
             && matches!(
                 check_header(&b),
-                Header::Zero | Header::BadMagic | Header::BadCrc
+                Header::Zero | Header::BadMagic | Header::BadCrc | Header::BadLength
             )
-            && !(HEADER_LEN..b.len())
-                .step_by(8)
-                .any(|q| valid_at(&b, q, id).is_some_and(|r| r.synced > 0))
+            && !proof_after(&b, id, 0, b.len())
         {
             log.set_aside.push(id);
         } else {
@@ -555,10 +571,7 @@ fn read_log(dir: &Path) -> Result<Log, Refusal> {
                 (None, _) => End::Clean,
             }
         } else {
-            let proof = (p + 8..d)
-                .step_by(8)
-                .any(|q| valid_at(&b, q, id).is_some_and(|r| r.synced as usize > p));
-            if proof || !last {
+            if proof_after(&b, id, p, d) || !last {
                 let why = match &replay.batch {
                     Some(bt) => format!("damage inside the batch from {}", bt.start),
                     None => "damage".into(),
@@ -670,6 +683,11 @@ fn check_preamble(s: &Segment, previous_present: bool) -> usize {
         assert!(
             cursors.first().is_some_and(|c| c.payload.is_empty()),
             "segment {}: topic {t}'s shared cursor comes first",
+            s.id
+        );
+        assert!(
+            cursors.windows(2).all(|w| w[0].payload < w[1].payload),
+            "segment {}: topic {t}'s cursors in name order",
             s.id
         );
         let keys: Vec<_> = metas
@@ -1050,6 +1068,8 @@ fn an_abandoned_log_with_every_record_kind_reads_as_the_engine_reports() {
     for _ in 0..7 {
         c.read_next(true).unwrap().unwrap();
     }
+    let second = wal.consumer("a", "a2").unwrap(); // sorts before "c" in preambles
+    second.read_next(true).unwrap().unwrap();
     let gone = wal.consumer("b", "gone").unwrap();
     gone.seek(2).unwrap();
     assert!(wal.delete_consumer("b", "gone").unwrap());
@@ -1180,4 +1200,205 @@ fn the_worked_example_decodes_as_the_document_says() {
     let wal = builder(dir.path()).open().unwrap();
     assert_eq!(reader_view(&log), engine_view(&wal));
     wal.close().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Crafted files: rules the reader and the engine must apply alike
+// ---------------------------------------------------------------------------------------
+
+/// Recomputes the crc of the record at `pos` of segment `id`.
+fn fix_crc(b: &mut [u8], pos: usize, id: u64) {
+    let len = u32_at(b, pos + 4) as usize;
+    let h: [u8; RECORD_HEADER] = b[pos..pos + RECORD_HEADER].try_into().unwrap();
+    let crc = record_crc(id, &h, &b[pos + RECORD_HEADER..pos + RECORD_HEADER + len]);
+    b[pos..pos + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn fix_header_crc(b: &mut [u8]) {
+    let crc = crc32c::crc32c(&b[..28]);
+    b[28..32].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A one-segment log of `n` entries of topic "t", left without a close: every record says
+/// only the header is durable (`NoFsync`, nothing synced before the appends).
+fn one_segment_log(dir: &Path, n: u64) -> Vec<Rec> {
+    let wal = builder(dir).open().unwrap();
+    append_n(&wal, "t", n);
+    wal.sync().unwrap();
+    wal.abandon();
+    let log = read_log(dir).unwrap();
+    assert_eq!(log.segments.len(), 1);
+    let records = log.segments[0].records.clone();
+    assert!(records.iter().all(|r| r.synced == 32), "{records:?}");
+    records
+}
+
+/// Damage at `p` is proved durable by a later valid record only if its `synced` is past
+/// `p` and not past its own position: a record claiming more proves nothing, and the
+/// damage is then a torn tail.
+#[test]
+fn only_a_record_whose_synced_is_within_its_own_position_proves_damage_durable() {
+    for honest in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let records = one_segment_log(dir.path(), 12);
+        let path = dir.path().join(segment_name(1));
+        let mut b = std::fs::read(&path).unwrap();
+        let damaged = &records[5]; // entry 4
+        assert_eq!((damaged.kind, damaged.offset), (ENTRY, 4));
+        b[damaged.pos as usize + RECORD_HEADER] ^= 0xff;
+        let witness = records.last().unwrap();
+        let synced = if honest { witness.pos } else { witness.pos + 8 };
+        let at = witness.pos as usize + 20;
+        b[at..at + 4].copy_from_slice(&synced.to_le_bytes());
+        fix_crc(&mut b, witness.pos as usize, 1);
+        std::fs::write(&path, &b).unwrap();
+
+        let read = read_log(dir.path());
+        let opened = builder(dir.path()).open();
+        if honest {
+            let at = u64::from(damaged.pos);
+            assert!(
+                matches!(read, Err(Refusal::Damage { id: 1, at: a, checksum: true, .. }) if a == at),
+                "{read:?}"
+            );
+            let err = opened.expect_err("damage proved durable fails the open");
+            assert!(
+                matches!(&err, wal::Error::ChecksumMismatch { path: p, offset, .. } if p == &path && *offset == at),
+                "{err:?}"
+            );
+        } else {
+            let log = read.unwrap();
+            let cut = damaged.pos;
+            assert_eq!(
+                log.segments[0].end,
+                End::Torn {
+                    cut,
+                    to: data_end(&b) as u32
+                }
+            );
+            assert_eq!(log.topic("t").next, 4);
+            let wal = opened.unwrap();
+            assert_eq!(reader_view(&log), engine_view(&wal));
+            wal.close().unwrap();
+        }
+    }
+}
+
+/// The header length at bytes 12..16 is checked: a valid header (magic, crc, version)
+/// that says anything but 32 is foreign; the version is checked before it.
+#[test]
+fn a_header_length_other_than_32_is_foreign() {
+    for version in [2u32, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        one_segment_log(dir.path(), 3);
+        let path = dir.path().join(segment_name(1));
+        let mut b = std::fs::read(&path).unwrap();
+        b[8..12].copy_from_slice(&version.to_le_bytes());
+        b[12..16].copy_from_slice(&40u32.to_le_bytes());
+        fix_header_crc(&mut b);
+        std::fs::write(&path, &b).unwrap();
+        let read = read_log(dir.path());
+        let err = builder(dir.path()).open().expect_err("refused");
+        if version == 2 {
+            assert_eq!(read.unwrap_err(), Refusal::Foreign(path.clone()));
+            assert!(
+                matches!(&err, wal::Error::ForeignFile { path: p, .. } if p == &path),
+                "{err:?}"
+            );
+        } else {
+            assert_eq!(
+                read.unwrap_err(),
+                Refusal::Unsupported {
+                    path: path.clone(),
+                    found: 3
+                }
+            );
+            assert!(
+                matches!(&err, wal::Error::UnsupportedVersion { found: 3, .. }),
+                "{err:?}"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b,
+            "a refused open changes nothing"
+        );
+    }
+}
+
+/// 20 digits whose number does not fit in a `u64` are not a segment name (ignored); a
+/// number above `MAX_SEGMENT_ID` that fits is a segment name, refused as foreign.
+#[test]
+fn segment_names_past_the_largest_id() {
+    let dir = tempfile::tempdir().unwrap();
+    one_segment_log(dir.path(), 3);
+    let huge = dir.path().join("99999999999999999999.wal");
+    std::fs::write(&huge, b"not a segment").unwrap();
+    let log = read_log(dir.path()).unwrap();
+    let wal = builder(dir.path()).open().unwrap();
+    assert_eq!(reader_view(&log), engine_view(&wal));
+    wal.close().unwrap();
+    assert_eq!(std::fs::read(&huge).unwrap(), b"not a segment");
+
+    let beyond = dir.path().join(segment_name(MAX_SEGMENT_ID + 1));
+    std::fs::write(&beyond, b"").unwrap();
+    assert_eq!(
+        read_log(dir.path()).unwrap_err(),
+        Refusal::Foreign(beyond.clone())
+    );
+    let err = builder(dir.path()).open().expect_err("refused");
+    assert!(
+        matches!(&err, wal::Error::ForeignFile { path, .. } if path == &beyond),
+        "{err:?}"
+    );
+}
+
+/// No writer sets `BATCH_END` without `BATCH`, or `BATCH | BATCH_END` on a record that
+/// opens no batch; a reader takes the first as a single append and the second as a batch
+/// of one entry.
+#[test]
+fn batch_flags_a_writer_never_sets_read_as_single_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = one_segment_log(dir.path(), 3);
+    let path = dir.path().join(segment_name(1));
+    let mut b = std::fs::read(&path).unwrap();
+    for (r, flags) in [(&records[2], BATCH_END), (&records[3], BATCH | BATCH_END)] {
+        assert_eq!(r.kind, ENTRY);
+        b[r.pos as usize + 9] = flags;
+        fix_crc(&mut b, r.pos as usize, 1);
+    }
+    std::fs::write(&path, &b).unwrap();
+    let log = read_log(dir.path()).unwrap();
+    assert_eq!(log.segments[0].end, End::Clean);
+    assert_eq!(log.topic("t").entries.len(), 3);
+    let wal = builder(dir.path()).open().unwrap();
+    assert_eq!(reader_view(&log), engine_view(&wal));
+    wal.close().unwrap();
+}
+
+/// A last segment whose header has a valid crc but a header length other than 32, and no
+/// record proving a sync covered it, is set aside whole like a torn header.
+#[test]
+fn a_last_segment_with_a_bad_header_length_and_no_proof_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = one_segment_log(dir.path(), 3);
+    let path = dir.path().join(segment_name(1));
+    let mut b = std::fs::read(&path).unwrap();
+    b[12..16].copy_from_slice(&40u32.to_le_bytes());
+    fix_header_crc(&mut b);
+    for r in &records {
+        b[r.pos as usize + 20..r.pos as usize + 24].fill(0); // synced 0: no proof
+        fix_crc(&mut b, r.pos as usize, 1);
+    }
+    std::fs::write(&path, &b).unwrap();
+    let log = read_log(dir.path()).unwrap();
+    assert_eq!(
+        (log.set_aside.as_slice(), log.segments.len()),
+        (&[1][..], 0)
+    );
+    let wal = builder(dir.path()).open().unwrap();
+    assert!(wal.topics().is_empty());
+    wal.close().unwrap();
+    let aside = dir.path().join(format!("{}.damaged", segment_name(1)));
+    assert_eq!(std::fs::read(aside).unwrap(), b);
 }
