@@ -80,13 +80,15 @@ impl Replayer {
                         h.offset, t.next_offset
                     ));
                 }
+                if h.flags & FLAG_CURSOR_DELETE != 0 && consumer.is_empty() {
+                    return Err("a deletion of the shared cursor".into());
+                }
+                // Only a record that is applied states the cursor: a refused one is cut by
+                // PointInTime, and the segment must then declare the cursor again.
                 self.stated_here
                     .insert((h.topic, false, consumer.to_owned()));
                 let t = &mut self.topics[h.topic];
                 if h.flags & FLAG_CURSOR_DELETE != 0 {
-                    if consumer.is_empty() {
-                        return Err("a deletion of the shared cursor".into());
-                    }
                     // A tombstone (`Wal::delete_consumer`): later preambles omit the consumer.
                     t.cursors.remove(consumer);
                     return Ok(());
@@ -171,7 +173,7 @@ impl Replayer {
             std::str::from_utf8(payload).map_err(|_| "topic name is not UTF-8".to_string())?;
         validate_topic_name(name).map_err(|e| e.to_string())?;
         let id = h.topic as usize;
-        self.declared_here.insert(h.topic);
+        // Only a definition that is applied declares the topic (see the Cursor case).
         if let Some(t) = self.topics.by_id_mut(h.topic) {
             if t.name != name {
                 return Err(format!(
@@ -188,6 +190,7 @@ impl Replayer {
                     h.offset, t.next_offset
                 ));
             }
+            self.declared_here.insert(h.topic);
             return Ok(());
         }
         if h.topic != self.topics.len() {
@@ -201,6 +204,7 @@ impl Replayer {
         }
         self.topics.add(name, h.offset);
         self.created_here.insert(h.topic);
+        self.declared_here.insert(h.topic);
         Ok(())
     }
 

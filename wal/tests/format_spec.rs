@@ -1409,7 +1409,6 @@ fn a_last_segment_with_a_bad_header_length_and_no_proof_is_set_aside() {
 /// declared again in full"). Here the damaged record is the preamble's shared cursor,
 /// turned into a deletion of the shared cursor (valid crc, refused by the semantic check).
 #[test]
-#[ignore = "audit: replay counts a refused Cursor (deleting the shared cursor) as stating it, so a PointInTime cut there is not declared again"]
 fn a_cursor_record_cut_by_point_in_time_is_declared_again() {
     let dir = tempfile::tempdir().unwrap();
     let wal = builder(dir.path()).open().unwrap();
