@@ -33,13 +33,7 @@ fn format(c: &mut Criterion) {
                 encode_record(
                     &mut out,
                     7,
-                    RecordFields {
-                        kind: RecordKind::Entry,
-                        flags: 0,
-                        topic: 3,
-                        offset: 42,
-                        synced: 0,
-                    },
+                    RecordFields::new(RecordKind::Entry, 3, 42),
                     data,
                 );
                 std::hint::black_box(&out);
@@ -49,13 +43,7 @@ fn format(c: &mut Criterion) {
         encode_record(
             &mut encoded,
             7,
-            RecordFields {
-                kind: RecordKind::Entry,
-                flags: 0,
-                topic: 3,
-                offset: 42,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::Entry, 3, 42),
             &data,
         );
         g.bench_with_input(

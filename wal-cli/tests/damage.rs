@@ -57,13 +57,7 @@ fn wrong_offset_with_a_valid_checksum(dir: &Path) -> String {
     encode_record(
         &mut record,
         1,
-        RecordFields {
-            kind: RecordKind::Entry,
-            flags: 0,
-            topic: 0,
-            offset: 7,
-            synced,
-        },
+        RecordFields::new(RecordKind::Entry, 0, 7).with_synced(synced),
         &payload(2),
     );
     overwrite(&path, pos, &record);

@@ -95,13 +95,7 @@ impl<S> Wal<S> {
             }
             let synced = st.synced_in_active(lsn);
             st.encode(
-                RecordFields {
-                    kind: RecordKind::SyncMark,
-                    flags: 0,
-                    topic: 0,
-                    offset: 0,
-                    synced,
-                },
+                RecordFields::new(RecordKind::SyncMark, 0, 0).with_synced(synced),
                 &[],
                 0,
             );

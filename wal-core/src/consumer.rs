@@ -667,13 +667,7 @@ impl Shared {
         self.ensure_room(st, record_size(name.len()) as u64)?;
         let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
         st.encode(
-            RecordFields {
-                kind: RecordKind::Cursor,
-                flags: 0,
-                topic: id,
-                offset: cursor,
-                synced,
-            },
+            RecordFields::new(RecordKind::Cursor, id, cursor).with_synced(synced),
             name.as_bytes(),
             self.env.opts.buffering.write_buffer,
         );

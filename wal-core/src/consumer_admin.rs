@@ -142,13 +142,9 @@ impl Shared {
             self.ensure_room(&mut st, record_size(name.len()) as u64)?;
             let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
             st.encode(
-                RecordFields {
-                    kind: RecordKind::Cursor,
-                    flags: FLAG_CURSOR_DELETE,
-                    topic: id,
-                    offset: at,
-                    synced,
-                },
+                RecordFields::new(RecordKind::Cursor, id, at)
+                    .with_flags(FLAG_CURSOR_DELETE)
+                    .with_synced(synced),
                 name.as_bytes(),
                 self.env.opts.buffering.write_buffer,
             );

@@ -154,6 +154,31 @@ pub struct RecordFields {
     pub synced: u32,
 }
 
+impl RecordFields {
+    /// A record of `kind` for `topic` at `offset`, with no flags and `synced` 0.
+    pub const fn new(kind: RecordKind, topic: u32, offset: u64) -> Self {
+        Self {
+            kind,
+            flags: 0,
+            topic,
+            offset,
+            synced: 0,
+        }
+    }
+
+    /// The same fields with `flags`.
+    #[must_use]
+    pub const fn with_flags(self, flags: u8) -> Self {
+        Self { flags, ..self }
+    }
+
+    /// The same fields with `synced`.
+    #[must_use]
+    pub const fn with_synced(self, synced: u32) -> Self {
+        Self { synced, ..self }
+    }
+}
+
 /// Appends one record of segment `segment_id` (header, payload, zero padding) to `out`.
 pub fn encode_record(out: &mut Vec<u8>, segment_id: u64, fields: RecordFields, payload: &[u8]) {
     let RecordFields {
@@ -388,13 +413,9 @@ mod tests {
         encode_record(
             &mut buf,
             7,
-            RecordFields {
-                kind: RecordKind::Entry,
-                flags: FLAG_BATCH,
-                topic: 3,
-                offset: 42,
-                synced: 99,
-            },
+            RecordFields::new(RecordKind::Entry, 3, 42)
+                .with_flags(FLAG_BATCH)
+                .with_synced(99),
             b"hello",
         );
         assert_eq!(buf.len(), 32);
@@ -412,13 +433,7 @@ mod tests {
         encode_record(
             &mut buf,
             1,
-            RecordFields {
-                kind: RecordKind::Entry,
-                flags: 0,
-                topic: 0,
-                offset: 0,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::Entry, 0, 0),
             b"x",
         );
         assert!(matches!(
@@ -433,13 +448,7 @@ mod tests {
         encode_record(
             &mut buf,
             5,
-            RecordFields {
-                kind: RecordKind::Entry,
-                flags: 0,
-                topic: 1,
-                offset: 2,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::Entry, 1, 2),
             b"payload!",
         );
         for i in 0..RECORD_HEADER_LEN + 8 {
@@ -460,13 +469,7 @@ mod tests {
         encode_record(
             &mut buf,
             1,
-            RecordFields {
-                kind,
-                flags,
-                topic: 0,
-                offset,
-                synced: 0,
-            },
+            RecordFields::new(kind, 0, offset).with_flags(flags),
             payload,
         );
         buf
@@ -508,13 +511,7 @@ mod tests {
         encode_record(
             &mut buf,
             3,
-            RecordFields {
-                kind: RecordKind::TruncateFrom,
-                flags: 0,
-                topic: 1,
-                offset: 17,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::TruncateFrom, 1, 17),
             &[],
         );
         let (h, p) = decode_record(&buf, 3).unwrap();
@@ -526,13 +523,7 @@ mod tests {
         encode_record(
             &mut buf,
             3,
-            RecordFields {
-                kind: RecordKind::TruncateFrom,
-                flags: 0,
-                topic: 1,
-                offset: 17,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::TruncateFrom, 1, 17),
             b"x",
         );
         assert!(matches!(
@@ -545,13 +536,7 @@ mod tests {
         encode_record(
             &mut buf,
             3,
-            RecordFields {
-                kind: RecordKind::Meta,
-                flags: 0,
-                topic: 2,
-                offset: 0,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::Meta, 2, 0),
             &payload,
         );
         let (h, p) = decode_record(&buf, 3).unwrap();
@@ -571,13 +556,7 @@ mod tests {
         encode_record(
             &mut buf,
             3,
-            RecordFields {
-                kind: RecordKind::Meta,
-                flags: FLAG_CURSOR_DELETE,
-                topic: 2,
-                offset: 0,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::Meta, 2, 0).with_flags(FLAG_CURSOR_DELETE),
             &payload,
         );
         assert!(matches!(
@@ -598,25 +577,13 @@ mod tests {
         encode_record(
             &mut file,
             1,
-            RecordFields {
-                kind: RecordKind::TopicDef,
-                flags: 0,
-                topic: 0,
-                offset: 0,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::TopicDef, 0, 0),
             b"t",
         );
         encode_record(
             &mut file,
             1,
-            RecordFields {
-                kind: RecordKind::Entry,
-                flags: 0,
-                topic: 0,
-                offset: 0,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::Entry, 0, 0),
             b"hi",
         );
         let doc = hex(concat!(

@@ -74,13 +74,7 @@ impl<S> Wal<S> {
             let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
             let cap = shared.env.opts.buffering.write_buffer;
             st.encode(
-                RecordFields {
-                    kind: RecordKind::Meta,
-                    flags: 0,
-                    topic: id,
-                    offset: 0,
-                    synced,
-                },
+                RecordFields::new(RecordKind::Meta, id, 0).with_synced(synced),
                 &payload,
                 cap,
             );

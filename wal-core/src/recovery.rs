@@ -149,21 +149,16 @@ pub(crate) fn recover(
             Step::Segment(seg) => seg,
         };
         stats.segments_scanned += 1;
+        let file = &seg.file;
+        let set_aside_from =
+            |cut, dirty_end| set_aside(dir, backend, &*file.storage, &file.path, cut, dirty_end);
         let end = match seg.outcome {
             Outcome::Clean { end } => end,
             Outcome::Torn { cut, dirty_end } => {
                 tracing::info!(path = %seg.file.path.display(), cut, debris = dirty_end - cut, "cutting a torn tail");
                 stats.torn_tail_bytes += dirty_end.saturating_sub(cut);
                 if keep_cut {
-                    let copy = set_aside(
-                        dir,
-                        backend,
-                        &*seg.file.storage,
-                        &seg.file.path,
-                        cut,
-                        dirty_end,
-                    )?;
-                    stats.files_set_aside.push(copy);
+                    stats.files_set_aside.push(set_aside_from(cut, dirty_end)?);
                 } else {
                     erase(&*seg.file.storage, &seg.file.path, cut, dirty_end)?;
                 }
@@ -181,16 +176,8 @@ pub(crate) fn recover(
                     return Err(err);
                 }
                 tracing::warn!(error = %err, "keeping the log up to the damage and setting the rest aside");
-                let copy = set_aside(
-                    dir,
-                    backend,
-                    &*seg.file.storage,
-                    &seg.file.path,
-                    cut,
-                    dirty_end,
-                )?;
+                stats.files_set_aside.push(set_aside_from(cut, dirty_end)?);
                 stats.damaged_bytes_set_aside += dirty_end.saturating_sub(cut);
-                stats.files_set_aside.push(copy);
                 set_aside_files(dir, backend, &seg.later, &mut stats)?;
                 cut
             }

@@ -73,13 +73,7 @@ impl<S> Wal<S> {
                     shared.ensure_room(&mut st, record_size(0) as u64)?;
                     let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
                     st.encode(
-                        RecordFields {
-                            kind: RecordKind::Truncate,
-                            flags: 0,
-                            topic: id,
-                            offset,
-                            synced,
-                        },
+                        RecordFields::new(RecordKind::Truncate, id, offset).with_synced(synced),
                         &[],
                         cap,
                     );

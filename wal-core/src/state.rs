@@ -76,38 +76,20 @@ impl State {
             .map(|(k, v)| format::encode_meta_payload(k, v))
             .collect();
         self.encode(
-            RecordFields {
-                kind: RecordKind::TopicDef,
-                flags: 0,
-                topic: id,
-                offset: next,
-                synced,
-            },
+            RecordFields::new(RecordKind::TopicDef, id, next).with_synced(synced),
             name.as_bytes(),
             cap,
         );
         for (consumer, at) in cursors {
             self.encode(
-                RecordFields {
-                    kind: RecordKind::Cursor,
-                    flags: 0,
-                    topic: id,
-                    offset: at,
-                    synced,
-                },
+                RecordFields::new(RecordKind::Cursor, id, at).with_synced(synced),
                 consumer.as_bytes(),
                 cap,
             );
         }
         for payload in meta {
             self.encode(
-                RecordFields {
-                    kind: RecordKind::Meta,
-                    flags: 0,
-                    topic: id,
-                    offset: 0,
-                    synced,
-                },
+                RecordFields::new(RecordKind::Meta, id, 0).with_synced(synced),
                 &payload,
                 cap,
             );
@@ -130,13 +112,7 @@ impl State {
     ) -> u32 {
         let id = self.topics.add(name, start);
         self.encode(
-            RecordFields {
-                kind: RecordKind::TopicDef,
-                flags: 0,
-                topic: id,
-                offset: start,
-                synced,
-            },
+            RecordFields::new(RecordKind::TopicDef, id, start).with_synced(synced),
             name.as_bytes(),
             buffer_capacity,
         );

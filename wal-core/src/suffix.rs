@@ -75,13 +75,7 @@ impl<S> Wal<S> {
             let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
             let cap = shared.env.opts.buffering.write_buffer;
             st.encode(
-                RecordFields {
-                    kind: RecordKind::TruncateFrom,
-                    flags: 0,
-                    topic: id,
-                    offset,
-                    synced,
-                },
+                RecordFields::new(RecordKind::TruncateFrom, id, offset).with_synced(synced),
                 &[],
                 cap,
             );

@@ -333,13 +333,9 @@ impl Shared {
                 (_, true) => FLAG_BATCH | FLAG_BATCH_END,
             };
             let pos = st.encode(
-                RecordFields {
-                    kind: RecordKind::Entry,
-                    flags,
-                    topic: id,
-                    offset: first + i as u64,
-                    synced,
-                },
+                RecordFields::new(RecordKind::Entry, id, first + i as u64)
+                    .with_flags(flags)
+                    .with_synced(synced),
                 data,
                 cap,
             );

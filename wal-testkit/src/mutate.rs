@@ -348,13 +348,9 @@ impl Mutation {
                 encode_record(
                     &mut rec,
                     id,
-                    RecordFields {
-                        kind: *kind,
-                        flags: *flags,
-                        topic: *topic,
-                        offset,
-                        synced: *synced,
-                    },
+                    RecordFields::new(*kind, *topic, offset)
+                        .with_flags(*flags)
+                        .with_synced(*synced),
                     payload,
                 );
                 rec.truncate((len - pos) as usize);

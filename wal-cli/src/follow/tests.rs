@@ -161,13 +161,7 @@ fn a_batch_is_shown_only_once_its_last_record_is_there() {
         encode_record(
             &mut record,
             1,
-            RecordFields {
-                kind: RecordKind::Entry,
-                flags,
-                topic: 0,
-                offset,
-                synced: 0,
-            },
+            RecordFields::new(RecordKind::Entry, 0, offset).with_flags(flags),
             data,
         );
         let file = std::fs::OpenOptions::new()

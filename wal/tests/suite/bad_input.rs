@@ -262,13 +262,7 @@ fn directory_named_like_a_segment_is_a_foreign_file() {
 fn crafted_segment(id: u64) -> Vec<u8> {
     use wal_core::format::{encode_record, encode_segment_header, RecordFields, RecordKind};
     let mut bytes = encode_segment_header(id).to_vec();
-    let fields = |kind| RecordFields {
-        kind,
-        flags: 0,
-        topic: 0,
-        offset: 0,
-        synced: 0,
-    };
+    let fields = |kind| RecordFields::new(kind, 0, 0);
     encode_record(&mut bytes, id, fields(RecordKind::TopicDef), b"t");
     encode_record(&mut bytes, id, fields(RecordKind::Entry), b"hostile");
     bytes.resize(SEGMENT as usize, 0);

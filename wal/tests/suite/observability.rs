@@ -319,6 +319,16 @@ fn a_failed_segment_preparation_is_a_step_failure() {
     wal.close().unwrap();
 }
 
+/// The next failure the hook saw (from any thread): its kind, step and io kind.
+fn next_failure(
+    seen: &mpsc::Receiver<Seen>,
+) -> (&'static str, Option<Step>, Option<io::ErrorKind>) {
+    let got = seen
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the hook fired");
+    (got.1, got.2, got.3)
+}
+
 /// Fills three segments of `wal` and consumes them, so the first two can be reclaimed.
 fn fill_and_consume(wal: &Wal) {
     for _ in 0..160 {
@@ -339,11 +349,8 @@ fn a_failed_segment_removal_is_a_step_failure_and_is_retried() {
     backend.set_plan(FaultPlan::seeded(7).fail_remove(next, io::ErrorKind::PermissionDenied));
     // The background thread may get there first; either way the removal fails once.
     wal.reclaim().unwrap();
-    let got = seen
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the hook fired");
     assert_eq!(
-        (got.1, got.2, got.3),
+        next_failure(&seen),
         (
             "step",
             Some(Step::DeleteSegment),
@@ -371,11 +378,8 @@ fn a_failed_directory_sync_after_a_removal_poisons_the_log() {
     let next = backend.counts().dir_syncs + 1;
     backend.set_plan(FaultPlan::seeded(7).fail_sync_dir(next, io::ErrorKind::Other));
     wal.reclaim().unwrap();
-    let got = seen
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the hook fired");
     assert_eq!(
-        (got.1, got.2, got.3),
+        next_failure(&seen),
         ("poisoned", None, Some(io::ErrorKind::Other))
     );
     let err = wal.append_for_topic("t", b"refused").unwrap_err();

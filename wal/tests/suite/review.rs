@@ -503,13 +503,7 @@ fn write_hostile_segment(dir: &Path, id: u64, len: u64) -> PathBuf {
     encode_record(
         &mut bytes,
         id,
-        RecordFields {
-            kind: RecordKind::TopicDef,
-            flags: 0,
-            topic: 0,
-            offset: 0,
-            synced: 0,
-        },
+        RecordFields::new(RecordKind::TopicDef, 0, 0),
         b"t",
     );
     let claimed = ((len / 3) as u32) & !7;
@@ -742,13 +736,7 @@ fn defect_10_flags_on_a_cursor_record_are_damage_not_accepted() {
     encode_record(
         &mut bad,
         1,
-        RecordFields {
-            kind: RecordKind::Cursor,
-            flags,
-            topic: 0,
-            offset: 1,
-            synced: 0,
-        },
+        RecordFields::new(RecordKind::Cursor, 0, 1).with_flags(flags),
         b"",
     );
     {
