@@ -32,7 +32,7 @@ impl Harness {
         let appends = u64::from(appends.clamp(1, 40));
         if let Some(r) = reader {
             self.ensure_consumer(0, r)?;
-            if self.dead {
+            if self.dead || !self.model.topics[0].cursors.contains_key(&r) {
                 return Ok(());
             }
         }

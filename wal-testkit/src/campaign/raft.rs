@@ -60,8 +60,12 @@ impl Harness {
                 self.check_live_retention(t, now)
             }
             Err(e) => {
-                // It may have been cut before the failure (a SyncEach wait that failed).
-                self.model.topics[t].cut(k, seq);
+                // It may have been cut before the failure (a SyncEach wait that failed). With
+                // the power on (an injected fault), the log says whether it was.
+                let now = self.wal().get_topic_entry_count(&name);
+                if power::is_off(&self.backend) || now < count {
+                    self.model.topics[t].cut(k, seq);
+                }
                 self.failed("truncate_from", &e)
             }
         }
@@ -168,7 +172,10 @@ impl Harness {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        let failing = self.dead || power::is_off(&self.backend);
+        let failing = self.dead
+            || power::is_off(&self.backend)
+            || self.poisoned
+            || self.wal.as_ref().is_some_and(wal::Wal::is_poisoned);
         for (id, what) in told {
             let Some(seq) = self.notices.waiting.remove(&id) else {
                 return Err(self.violation(
@@ -180,7 +187,8 @@ impl Harness {
                 Told::Durable => true,
                 Told::Closed => closing,
                 Told::Poisoned => failing,
-                Told::Other(_) => false,
+                // The failure that poisoned the log itself, told to those it covered.
+                Told::Other(_) => failing && !self.dead,
             };
             if !expected {
                 return Err(self.violation(
