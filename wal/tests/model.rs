@@ -4,8 +4,9 @@
 //! `wait_durable`, `truncate_before`, suffix truncations (`truncate_from`), topics that
 //! start past their end, metadata (`set_meta`), `on_durable` callbacks, `reclaim`,
 //! concurrent writers and a reader, clean
-//! reopens, process kills, power cuts in the middle of any of them and power losses in
-//! every crash mode), runs them on a `FaultyBackend` over each backend compiled in, and
+//! reopens, process kills, power cuts in the middle of any of them, injected I/O failures
+//! (a failed sync, directory sync, write or removal, a short write, a full disk) and
+//! power losses in every crash mode), runs them on a `FaultyBackend` over each backend compiled in, and
 //! checks every result and every restart against a model
 //! (`wal_testkit::campaign`, whose documentation lists the checks).
 //!
@@ -20,7 +21,7 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use wal::{FsyncSchedule, ReadConsistency, StorageBackend};
 use wal_testkit::campaign::{
-    self, CampaignConfig, InnerBackend, Op, Reader, Retention, RunSpec, Setup,
+    self, CampaignConfig, FaultKind, InnerBackend, Op, Reader, Retention, RunSpec, Setup,
 };
 use wal_testkit::faulty::{CrashMode, ALL_CRASH_MODES};
 
@@ -60,6 +61,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Kill),
         2 => (0u16..40).prop_map(|after| Op::PowerOff { after }),
         2 => crash_mode().prop_map(Op::Crash),
+        1 => (proptest::sample::select(&FaultKind::ALL[..]), 0u8..6, 1u8..40)
+            .prop_map(|(kind, after, calls)| Op::Fault { kind, after, calls }),
+        1 => Just(Op::Heal),
     ]
 }
 
@@ -190,6 +194,12 @@ fn a_short_campaign_finds_nothing() {
     assert!(report.is_clean(), "{:#?}", report.failures);
     assert!(report.stats.power_losses >= 150, "{:?}", report.stats);
     assert!(report.stats.entries_checked > 0, "{:?}", report.stats);
+    let faults = report.stats.faults_total();
+    assert!(
+        faults.poisoned > 0 && faults.healthy > 0 && report.stats.refused_writes > 0,
+        "injected faults poisoned the log and left it healthy: {:?}",
+        report.stats.faults
+    );
 }
 
 /// The settings the model test used before it covered the whole API: 16 KiB segments,
@@ -277,6 +287,8 @@ fn replay_campaign_run(run_seed: u64, run: u64, attempts: u32) {
             modes: ALL_CRASH_MODES.to_vec(),
             first_mode: (run * 25) as usize,
             dir: dir.path().join("log"),
+            // Found before the campaign injected I/O failures: the same operations.
+            inject_faults: false,
         };
         let outcome = campaign::run_one(&spec, std_backend(), &mut |_| {});
         if let Some(v) = outcome.violation {
