@@ -201,8 +201,11 @@ impl<S: BackendSource> WalBuilder<S> {
         self
     }
 
-    /// Most segment files kept open at once for reads (default 64); beyond it the least
-    /// recently used idle one is closed. The active segment is always open.
+    /// Most segment handles the log keeps open (default 64; 0 counts as 1). Whenever a
+    /// read takes a handle while more are open, the least recently used idle ones are
+    /// closed; a handle in use (the active segment's, one with writes not yet synced, one
+    /// being read) is never closed, so while many are in use more can be open. The active
+    /// segment is always open.
     pub fn max_open_segments(mut self, n: usize) -> Self {
         self.opts.files.max_open = n;
         self

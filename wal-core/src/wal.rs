@@ -17,7 +17,7 @@ use crate::shared::Shared;
 use crate::source::{BackendInfo, BackendSource, Explicit};
 use crate::stats::Stats;
 use crate::storage::Backend;
-use crate::topic::{validate_topic_name, Location, SHARED_CURSOR};
+use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
 
 /// One entry read back from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +245,9 @@ impl<S> Wal<S> {
 
     /// Returns once entry `offset` of `topic`, and everything appended before it, is
     /// durable. Starts a flush at once if none is in flight; never waits for the timer.
+    /// An offset the topic does not hold yet (or an unknown topic) is
+    /// [`Error::OffsetNotFound`]; one below its oldest retained entry is
+    /// [`Error::OffsetReclaimed`].
     ///
     /// ```
     /// # fn main() -> wal_core::Result<()> {
@@ -387,10 +390,19 @@ impl Shared {
         crate::builder::record_room(self.env.opts.limits.segment_size)
     }
 
-    /// Where entry `offset` of `topic` lives.
+    /// Where entry `offset` of `topic` lives: [`Error::OffsetReclaimed`] below the
+    /// topic's oldest retained entry, as for reads; else [`Error::OffsetNotFound`] if the
+    /// topic does not hold it.
     pub(crate) fn locate(&self, topic: &str, offset: u64) -> Result<Location> {
         let st = lock(&self.state);
         let t = st.topics.get(topic);
+        if let Some(oldest) = t.map(TopicState::first_offset).filter(|&o| offset < o) {
+            return Err(Error::OffsetReclaimed {
+                topic: topic.to_owned(),
+                offset,
+                oldest,
+            });
+        }
         t.and_then(|t| t.locate(offset))
             .ok_or_else(|| Error::OffsetNotFound {
                 topic: topic.to_owned(),
