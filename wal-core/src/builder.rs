@@ -172,8 +172,10 @@ impl<S: BackendSource> WalBuilder<S> {
     }
 
     /// Pending bytes at which an appender writes the buffer out itself instead of letting
-    /// it grow (default 64 MiB): the bound on memory held by unwritten appends. Must be at
-    /// least [`WalBuilder::write_buffer`], else `open` fails with [`Error::Config`].
+    /// it grow (default 64 MiB): the bound on memory held by unwritten appends (give or
+    /// take one append per appending thread). While that write fails (a full disk), appends
+    /// are refused with its error before they are queued. Must be at least
+    /// [`WalBuilder::write_buffer`], else `open` fails with [`Error::Config`].
     pub fn max_pending(mut self, bytes: usize) -> Self {
         self.opts.buffering.max_pending = bytes;
         self

@@ -306,6 +306,14 @@ impl Shared {
         let payload = entries.iter().map(|e| e.len() as u64).sum();
         let cap = self.env.opts.buffering.write_buffer;
         let mut st = lock(&self.state);
+        if st.pending.bytes() >= self.env.opts.buffering.max_pending {
+            // Backpressure: write the backlog before adding to it. While that fails (a
+            // full disk), this append is refused before it is queued, so unwritten
+            // appends hold about `max_pending` bytes at most, however long the disk is full.
+            drop(st);
+            self.write_pending()?;
+            st = lock(&self.state);
+        }
         if n == 0 {
             let next = st.topics.get(topic).map_or(0, |t| t.next_offset);
             return Ok((next..next, st.lsn_end()));

@@ -244,3 +244,50 @@ fn short_write_never_leaves_an_accepted_half_record() {
         assert_eq!(read_topic(&wal, "t"), vec![vec![1; 300]], "seed {seed}");
     }
 }
+
+#[test]
+fn a_full_disk_refuses_appends_once_max_pending_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = faulty(FaultPlan::seeded(1));
+    let wal = common::builder_without_dir()
+        .dir(dir.path())
+        .fsync(FsyncSchedule::NoFsync)
+        .segment_size(1 << 20)
+        .write_buffer(8 << 10)
+        .max_pending(32 << 10)
+        .custom_backend(backend.clone())
+        .open()
+        .unwrap();
+    wal.append_for_topic("t", b"before").unwrap();
+    wal.sync().unwrap();
+    backend.set_disk_full(true);
+    let (mut queued, mut refused) = (Vec::new(), 0);
+    for i in 0..200u8 {
+        match wal.append_for_topic("t", &[i; 1000]) {
+            Ok(_) => queued.push(vec![i; 1000]),
+            Err(e) => {
+                assert_eq!(e.io_kind(), Some(io::ErrorKind::StorageFull), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    // About max_pending (32 KiB, 32 entries of 1 KiB) is queued; the rest is refused
+    // before it is queued, so memory does not follow how long the disk stays full.
+    assert!(refused >= 150, "{refused} refused");
+    let lag = wal.stats().durable_lag_bytes;
+    assert!(lag <= 40 << 10, "{lag} bytes held unwritten");
+    backend.set_disk_full(false);
+    wal.sync().unwrap();
+    // What was queued is written once there is space (the append that found the buffer
+    // full and failed to write it may be among them: its fate was unknown to its caller).
+    let got = read_topic(&wal, "t");
+    assert_eq!(got[0], b"before");
+    assert!(
+        got.len() > queued.len(),
+        "{} <= {}",
+        got.len(),
+        queued.len()
+    );
+    assert!(got.len() < 1 + 200 - refused + 2);
+    wal.close().unwrap();
+}
