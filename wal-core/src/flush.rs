@@ -131,6 +131,10 @@ impl Shared {
         if io.closed {
             return Err(Error::Closed);
         }
+        // A failed write poisons the log under this lock and drops the chunks it took:
+        // writing what was queued after them would put records behind a hole, which
+        // recovery then cuts (with entries a reader saw) or refuses to open.
+        self.check_poison()?;
         let (mut chunks, appends) = {
             let mut st = lock(&self.state);
             (st.pending.take(), self.env.stats.taken_for_write())

@@ -134,6 +134,9 @@ impl Shared {
         if slot.closed {
             return Err(Error::Closed);
         }
+        // Nothing new is written to a poisoned log (a failed preparation may also have
+        // left the next segment's file behind).
+        self.check_poison()?;
         let prepared = match slot.spare.take() {
             Some(s) if s.id == id => Some(s.storage),
             Some(stale) => {
