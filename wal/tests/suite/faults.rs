@@ -291,3 +291,31 @@ fn a_full_disk_refuses_appends_once_max_pending_is_queued() {
     assert!(got.len() < 1 + 200 - refused + 2);
     wal.close().unwrap();
 }
+
+#[test]
+fn a_consumer_whose_registration_failed_is_written_by_the_next_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = faulty(FaultPlan::seeded(1));
+    let builder = || {
+        common::builder_without_dir()
+            .dir(dir.path())
+            .fsync(FsyncSchedule::NoFsync)
+            // Nothing is written in the background during the test.
+            .write_interval(Duration::from_secs(3600))
+            .custom_backend(backend.clone())
+    };
+    let wal = builder().open().unwrap();
+    wal.append_for_topic("t", b"x").unwrap();
+    wal.sync().unwrap();
+    backend.set_disk_full(true);
+    let err = wal.consumer("t", "billing").map(drop).unwrap_err();
+    assert_eq!(err.io_kind(), Some(io::ErrorKind::StorageFull), "{err}");
+    backend.set_disk_full(false);
+    // The registration stayed queued; the call that returns the consumer writes it.
+    wal.consumer("t", "billing").unwrap();
+    wal.abandon(); // a crash of the process: what reached the OS stays
+    let wal = builder().open().unwrap();
+    let stats = wal.topic_stats("t").unwrap();
+    let names: Vec<_> = stats.consumers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["billing"]);
+}
