@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use wal::{Error, FsyncSchedule, Wal};
+use wal::{Error, FsyncSchedule, Health, Wal};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
 
 fn faulty(plan: FaultPlan) -> Arc<FaultyBackend> {
@@ -318,4 +318,40 @@ fn a_consumer_whose_registration_failed_is_written_by_the_next_call() {
     let stats = wal.topic_stats("t").unwrap();
     let names: Vec<_> = stats.consumers.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["billing"]);
+}
+
+#[test]
+fn a_full_disk_at_any_write_never_poisons_the_log() {
+    // Each log gets one write refused for lack of space, the Nth after open, so that
+    // some N lands on a record chunk, the zeros written ahead, or a new segment's header.
+    for nth in 1..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = faulty(FaultPlan::seeded(nth));
+        let wal = common::builder_without_dir()
+            .dir(dir.path())
+            .fsync(FsyncSchedule::SyncEach)
+            .segment_size(16 << 10)
+            .precreate_segments(false)
+            .custom_backend(backend.clone())
+            .open()
+            .unwrap();
+        let at = backend.counts().writes + nth;
+        backend.set_plan(FaultPlan::seeded(nth).fail_write(at, io::ErrorKind::StorageFull));
+        let mut acknowledged = 0;
+        for i in 0..40u8 {
+            match wal.append_for_topic("t", &[i; 1000]) {
+                Ok(_) => acknowledged += 1,
+                Err(e) => assert_eq!(
+                    e.io_kind(),
+                    Some(io::ErrorKind::StorageFull),
+                    "write {nth}: {e}"
+                ),
+            }
+        }
+        assert!(matches!(wal.health(), Health::Healthy), "write {nth}");
+        assert!(wal.segment_count() >= 2, "write {nth}: no rollover");
+        wal.close().unwrap();
+        let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+        assert!(read_topic(&wal, "t").len() >= acknowledged, "write {nth}");
+    }
 }
