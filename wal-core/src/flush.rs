@@ -144,7 +144,7 @@ impl Shared {
                 return Err(self.write_failed(e, chunk, chunks));
             }
             if !chunk.bytes.is_empty() {
-                self.recycle(chunk.bytes);
+                self.chunk_written(chunk.bytes);
             }
         }
         io.appends_written = appends;
@@ -230,6 +230,8 @@ impl Shared {
         let disk_full =
             matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull);
         if !disk_full || matches!(err, Error::Poisoned { .. }) {
+            let lost = chunk.bytes.len() + rest.iter().map(|c| c.bytes.len()).sum::<usize>();
+            lock(&self.state).pending.dropped(lost);
             return match err {
                 Error::Poisoned { .. } => err,
                 other => self.poison(other),
@@ -242,9 +244,9 @@ impl Shared {
         err
     }
 
-    fn recycle(&self, bytes: Vec<u8>) {
+    fn chunk_written(&self, bytes: Vec<u8>) {
         let max = self.env.opts.buffering.write_buffer.saturating_mul(2);
-        lock(&self.state).pending.recycle(bytes, max);
+        lock(&self.state).pending.written(bytes, max);
     }
 
     /// Makes sure the record ending at `lsn` has reached the operating system.
