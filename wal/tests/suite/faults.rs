@@ -26,6 +26,19 @@ fn open(dir: &Path, backend: &Arc<FaultyBackend>, schedule: FsyncSchedule) -> Wa
         .unwrap()
 }
 
+/// A `SyncEach` log of 16 KiB segments made by rollover itself (none ahead of time), so
+/// that a fault planned for a creation or a header write lands in an append.
+fn open_rolling_over_itself(dir: &Path, backend: &Arc<FaultyBackend>) -> Wal {
+    common::builder_without_dir()
+        .dir(dir)
+        .fsync(FsyncSchedule::SyncEach)
+        .segment_size(16 << 10)
+        .precreate_segments(false)
+        .custom_backend(backend.clone())
+        .open()
+        .unwrap()
+}
+
 fn is_poisoned_by(err: &Error, kind: io::ErrorKind) -> bool {
     matches!(err, Error::Poisoned { cause } if cause.io_kind() == Some(kind))
 }
@@ -185,14 +198,7 @@ fn disk_full_at_segment_creation_is_typed_and_recoverable() {
     // Creation 1 is the first segment; creation 2, the first rollover, finds the disk full.
     // (Without segments made ahead of time, so that rollover itself creates the file.)
     let backend = faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
-    let wal = common::builder_without_dir()
-        .dir(dir.path())
-        .fsync(FsyncSchedule::SyncEach)
-        .segment_size(16 << 10)
-        .precreate_segments(false)
-        .custom_backend(backend.clone())
-        .open()
-        .unwrap();
+    let wal = open_rolling_over_itself(dir.path(), &backend);
     let entry = vec![5u8; 1000];
     let mut stored = 0;
     let err = loop {
@@ -327,14 +333,7 @@ fn a_full_disk_at_any_write_never_poisons_the_log() {
     for nth in 1..40 {
         let dir = tempfile::tempdir().unwrap();
         let backend = faulty(FaultPlan::seeded(nth));
-        let wal = common::builder_without_dir()
-            .dir(dir.path())
-            .fsync(FsyncSchedule::SyncEach)
-            .segment_size(16 << 10)
-            .precreate_segments(false)
-            .custom_backend(backend.clone())
-            .open()
-            .unwrap();
+        let wal = open_rolling_over_itself(dir.path(), &backend);
         let at = backend.counts().writes + nth;
         backend.set_plan(FaultPlan::seeded(nth).fail_write(at, io::ErrorKind::StorageFull));
         let mut acknowledged = 0;
