@@ -94,13 +94,15 @@ impl<S: BackendSource> WalBuilder<S> {
         self
     }
 
-    /// When data is synced (default: `Milliseconds(200)`).
+    /// When data is synced (default: `Milliseconds(200)`). `Milliseconds(0)` is refused by
+    /// `open` with [`Error::Config`] (use `SyncEach`).
     pub fn fsync(mut self, schedule: FsyncSchedule) -> Self {
         self.opts.durability.fsync = schedule;
         self
     }
 
     /// How checkpointed reads persist cursors (default: `StrictlyAtOnce`).
+    /// `AtLeastOnce { persist_every: 0 }` is refused by `open` with [`Error::Config`].
     pub fn consistency(mut self, consistency: ReadConsistency) -> Self {
         self.opts.durability.consistency = consistency;
         self
@@ -138,42 +140,49 @@ impl<S: BackendSource> WalBuilder<S> {
         self
     }
 
-    /// Size of each segment file (default 64 MiB; 4 KiB to 4 GiB).
+    /// Size of each segment file (default 64 MiB): from [`MIN_SEGMENT_SIZE`] (4 KiB) to
+    /// [`MAX_SEGMENT_SIZE`] (4 GiB − 4 KiB); `open` refuses others with [`Error::Config`].
     pub fn segment_size(mut self, bytes: u64) -> Self {
         self.opts.limits.segment_size = bytes;
         self
     }
 
     /// Largest entry accepted (default 16 MiB, or less if that does not fit in a segment);
-    /// larger appends fail with [`Error::EntryTooLarge`]. An entry must fit in one segment.
+    /// larger appends fail with [`Error::EntryTooLarge`]. An entry must fit in one segment:
+    /// `open` refuses a value that does not with [`Error::Config`].
     pub fn max_entry_size(mut self, bytes: usize) -> Self {
         self.opts.limits.max_entry_size = bytes;
         self.max_entry_set = true;
         self
     }
 
-    /// Most entries in one batch (default 1,048,576).
+    /// Most entries in one batch (default 1,048,576; at least 1, else `open` fails with
+    /// [`Error::Config`]). A larger batch fails with [`Error::BatchTooLarge`].
     pub fn max_batch_entries(mut self, entries: usize) -> Self {
         self.opts.limits.max_batch_entries = entries;
         self
     }
 
     /// Pending bytes at which the background thread is woken to write them out (default
-    /// 1 MiB). Larger values mean fewer, larger writes.
+    /// 1 MiB; at least 1, else `open` fails with [`Error::Config`]). Larger values mean
+    /// fewer, larger writes.
     pub fn write_buffer(mut self, bytes: usize) -> Self {
         self.opts.buffering.write_buffer = bytes;
         self
     }
 
     /// Pending bytes at which an appender writes the buffer out itself instead of letting
-    /// it grow (default 64 MiB): the bound on memory held by unwritten appends.
+    /// it grow (default 64 MiB): the bound on memory held by unwritten appends (give or
+    /// take one append per appending thread). While that write fails (a full disk), appends
+    /// are refused with its error before they are queued. Must be at least
+    /// [`WalBuilder::write_buffer`], else `open` fails with [`Error::Config`].
     pub fn max_pending(mut self, bytes: usize) -> Self {
         self.opts.buffering.max_pending = bytes;
         self
     }
 
     /// How often pending data is written to the OS under `SyncEach` and `NoFsync`
-    /// (default 10 ms).
+    /// (default 10 ms; zero is refused by `open` with [`Error::Config`]).
     pub fn write_interval(mut self, interval: Duration) -> Self {
         self.opts.buffering.write_interval = interval;
         self
@@ -201,8 +210,11 @@ impl<S: BackendSource> WalBuilder<S> {
         self
     }
 
-    /// Most segment files kept open at once for reads (default 64); beyond it the least
-    /// recently used idle one is closed. The active segment is always open.
+    /// Most segment handles the log keeps open (default 64; 0 counts as 1). Whenever a
+    /// read takes a handle while more are open, the least recently used idle ones are
+    /// closed; a handle in use (the active segment's, one with writes not yet synced, one
+    /// being read) is never closed, so while many are in use more can be open. The active
+    /// segment is always open.
     pub fn max_open_segments(mut self, n: usize) -> Self {
         self.opts.files.max_open = n;
         self

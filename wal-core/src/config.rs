@@ -133,7 +133,7 @@ pub(crate) struct Durability {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecoveryOptions {
     pub mode: RecoveryMode,
-    /// Set cut-off bytes aside in a `.cut` file rather than erase them.
+    /// Set cut-off bytes aside in a `.damaged` file rather than erase them.
     pub keep_cut_data: bool,
 }
 

@@ -180,7 +180,8 @@ impl Consumer {
 impl<S> Wal<S> {
     /// A named consumer of `topic`: a cursor of its own, persisted in the log, that
     /// survives reopens. A new consumer starts at the topic's oldest retained entry, and is
-    /// registered in the log at once, so retention keeps what it has not read. The topic is
+    /// registered in the log at once (written to the OS before this returns, so it
+    /// survives a crash of the process), so retention keeps what it has not read. The topic is
     /// created if it does not exist. Names follow the rules of topic names.
     ///
     /// ```
@@ -210,7 +211,9 @@ impl<S> Wal<S> {
             let id = shared.topic_or_create(&mut st, topic)?;
             let t = &st.topics[id];
             if t.cursors.contains_key(name) {
-                None
+                // Its registration may still be queued (an earlier call failed to write
+                // it, on a full disk): this call returns only once it reached the OS too.
+                Some(st.lsn_end())
             } else {
                 let at = t.first_offset();
                 shared.check_table_room(&st, record_size(name.len()) as u64, || {

@@ -131,6 +131,10 @@ impl Shared {
         if io.closed {
             return Err(Error::Closed);
         }
+        // A failed write poisons the log under this lock and drops the chunks it took:
+        // writing what was queued after them would put records behind a hole, which
+        // recovery then cuts (with entries a reader saw) or refuses to open.
+        self.check_poison()?;
         let (mut chunks, appends) = {
             let mut st = lock(&self.state);
             (st.pending.take(), self.env.stats.taken_for_write())
@@ -140,7 +144,7 @@ impl Shared {
                 return Err(self.write_failed(e, chunk, chunks));
             }
             if !chunk.bytes.is_empty() {
-                self.recycle(chunk.bytes);
+                self.chunk_written(chunk.bytes);
             }
         }
         io.appends_written = appends;
@@ -226,6 +230,8 @@ impl Shared {
         let disk_full =
             matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull);
         if !disk_full || matches!(err, Error::Poisoned { .. }) {
+            let lost = chunk.bytes.len() + rest.iter().map(|c| c.bytes.len()).sum::<usize>();
+            lock(&self.state).pending.dropped(lost);
             return match err {
                 Error::Poisoned { .. } => err,
                 other => self.poison(other),
@@ -238,9 +244,9 @@ impl Shared {
         err
     }
 
-    fn recycle(&self, bytes: Vec<u8>) {
+    fn chunk_written(&self, bytes: Vec<u8>) {
         let max = self.env.opts.buffering.write_buffer.saturating_mul(2);
-        lock(&self.state).pending.recycle(bytes, max);
+        lock(&self.state).pending.written(bytes, max);
     }
 
     /// Makes sure the record ending at `lsn` has reached the operating system.

@@ -1,6 +1,7 @@
 //! The engine of the `wal` write-ahead log.
 //!
-//! Most users depend on the `wal` facade crate instead, which picks a backend for them.
+//! Most users depend on the facade crate instead (package `topicwal`, library `wal`),
+//! which picks a backend for them.
 //! This crate holds the on-disk format, topics, the append and read paths, recovery and
 //! the background flush loop, and the traits a storage backend implements:
 //! [`Storage`], [`Flusher`] and [`Backend`].

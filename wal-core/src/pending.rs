@@ -59,7 +59,9 @@ impl Chunk {
 /// written buffers kept for reuse (so the append path does not fault in fresh pages).
 ///
 /// Invariants: the chunks are in append order, and within one segment each starts where
-/// the previous one ends; `bytes` is the sum of their lengths.
+/// the previous one ends; `bytes` is the sum of their lengths plus those of the chunks the
+/// write phase has taken and not yet written (so that a write in flight, or failing on a
+/// full disk, still counts against `max_pending`).
 #[derive(Debug, Default)]
 pub(crate) struct PendingQueue {
     chunks: VecDeque<Chunk>,
@@ -71,7 +73,7 @@ pub(crate) struct PendingQueue {
 const FREE_BUFFERS: usize = 4;
 
 impl PendingQueue {
-    /// Bytes waiting to be written.
+    /// Bytes appended and not yet written: queued, or taken by a write in flight.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -113,22 +115,32 @@ impl PendingQueue {
         self.chunks.push_back(Chunk::empty_at(seg, bytes, false));
     }
 
-    /// Takes every chunk, for the write phase.
+    /// Takes every chunk, for the write phase, which reports each as [`written`],
+    /// [`dropped`] or puts it back with [`requeue_front`].
+    ///
+    /// [`written`]: PendingQueue::written
+    /// [`dropped`]: PendingQueue::dropped
+    /// [`requeue_front`]: PendingQueue::requeue_front
     pub fn take(&mut self) -> VecDeque<Chunk> {
-        self.bytes = 0;
         std::mem::take(&mut self.chunks)
     }
 
     /// Puts chunks the write phase could not write back at the front, ahead of anything
     /// queued since, so that chunks still reach storage in append order.
     pub fn requeue_front(&mut self, mut chunks: VecDeque<Chunk>) {
-        self.bytes += chunks.iter().map(|c| c.bytes.len()).sum::<usize>();
         chunks.extend(std::mem::take(&mut self.chunks));
         self.chunks = chunks;
     }
 
-    /// Keeps a written buffer for reuse, unless enough are kept or it grew too large.
-    pub fn recycle(&mut self, bytes: Vec<u8>, max_capacity: usize) {
+    /// Taken chunks of `len` bytes in all will never be written (the log is poisoned).
+    pub fn dropped(&mut self, len: usize) {
+        self.bytes -= len;
+    }
+
+    /// A taken chunk was written: its bytes no longer count, and its buffer is kept for
+    /// reuse unless enough are kept or it grew larger than `max_capacity`.
+    pub fn written(&mut self, bytes: Vec<u8>, max_capacity: usize) {
+        self.bytes -= bytes.len();
         if self.free.len() < FREE_BUFFERS && bytes.capacity() <= max_capacity {
             self.free.push(bytes);
         }

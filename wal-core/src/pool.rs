@@ -107,7 +107,11 @@ impl HandlePool {
         let mut handles = lock(&self.handles);
         if let Some(h) = handles.get_mut(&id) {
             h.last_used = Instant::now();
-            return Ok(h.storage.clone());
+            let storage = h.storage.clone();
+            // Handles inserted while in use (segments being written) may have left the
+            // pool over its cap; close the idle ones now that they may be idle.
+            self.trim(&mut handles);
+            return Ok(storage);
         }
         let storage = open()?;
         handles.insert(

@@ -134,6 +134,9 @@ impl Shared {
         if slot.closed {
             return Err(Error::Closed);
         }
+        // Nothing new is written to a poisoned log (a failed preparation may also have
+        // left the next segment's file behind).
+        self.check_poison()?;
         let prepared = match slot.spare.take() {
             Some(s) if s.id == id => Some(s.storage),
             Some(stale) => {
@@ -151,8 +154,22 @@ impl Shared {
                         .backend
                         .create(path, self.env.opts.limits.segment_size)
                         .map_err(|e| Error::io("create segment", path, None, e))?;
-                    write_durable_header(&*storage, id).map_err(|e| {
-                        self.poison(Error::io("write segment header", path, Some(0), e))
+                    let header = crate::format::encode_segment_header(id);
+                    if let Err(e) = storage.write_at(0, &header) {
+                        // Nothing of the log is in the new file: it goes, and a full disk
+                        // is a typed error like a failed creation (the entry takes no
+                        // offset). Any other failed write poisons, as in the write phase.
+                        drop(storage);
+                        self.remove_spare_file(id);
+                        let err = Error::io("write segment header", path, Some(0), e);
+                        return Err(if err.io_kind() == Some(std::io::ErrorKind::StorageFull) {
+                            err
+                        } else {
+                            self.poison(err)
+                        });
+                    }
+                    storage.sync().map_err(|e| {
+                        self.poison(Error::io("sync segment header", path, None, e))
                     })?;
                     Ok(storage)
                 })?;

@@ -28,7 +28,9 @@ use crate::storage::Backend;
 /// ([`Precreator`]) → the pool's locks ([`HandlePool`]: deleter, deletion queue, handles,
 /// pins, in that order). Nothing takes a lock to the left of one it holds.
 /// [`GroupCommit`]'s progress lock and [`Tail`]'s generation lock are taken with no other
-/// engine lock held (appenders drop `state` before they notify), and neither is held
+/// engine lock held but a reader's cursor lock (a checkpointed read, a seek or a
+/// consumer's deletion waits for its sync holding it; appenders drop `state` before they
+/// notify), and neither is held
 /// across I/O; rollover is the one place that holds `state` across I/O (segment creation).
 /// The `on_durable` queue's lock (`DurableWatchers`, inside [`GroupCommit`]) is taken the
 /// same way, and released while callbacks run.

@@ -17,7 +17,7 @@ use crate::shared::Shared;
 use crate::source::{BackendInfo, BackendSource, Explicit};
 use crate::stats::Stats;
 use crate::storage::Backend;
-use crate::topic::{validate_topic_name, Location, SHARED_CURSOR};
+use crate::topic::{validate_topic_name, Location, TopicState, SHARED_CURSOR};
 
 /// One entry read back from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +245,9 @@ impl<S> Wal<S> {
 
     /// Returns once entry `offset` of `topic`, and everything appended before it, is
     /// durable. Starts a flush at once if none is in flight; never waits for the timer.
+    /// An offset the topic does not hold yet (or an unknown topic) is
+    /// [`Error::OffsetNotFound`]; one below its oldest retained entry is
+    /// [`Error::OffsetReclaimed`].
     ///
     /// ```
     /// # fn main() -> wal_core::Result<()> {
@@ -303,6 +306,14 @@ impl Shared {
         let payload = entries.iter().map(|e| e.len() as u64).sum();
         let cap = self.env.opts.buffering.write_buffer;
         let mut st = lock(&self.state);
+        if st.pending.bytes() >= self.env.opts.buffering.max_pending {
+            // Backpressure: write the backlog before adding to it. While that fails (a
+            // full disk), this append is refused before it is queued, so unwritten
+            // appends hold about `max_pending` bytes at most, however long the disk is full.
+            drop(st);
+            self.write_pending()?;
+            st = lock(&self.state);
+        }
         if n == 0 {
             let next = st.topics.get(topic).map_or(0, |t| t.next_offset);
             return Ok((next..next, st.lsn_end()));
@@ -387,10 +398,19 @@ impl Shared {
         crate::builder::record_room(self.env.opts.limits.segment_size)
     }
 
-    /// Where entry `offset` of `topic` lives.
+    /// Where entry `offset` of `topic` lives: [`Error::OffsetReclaimed`] below the
+    /// topic's oldest retained entry, as for reads; else [`Error::OffsetNotFound`] if the
+    /// topic does not hold it.
     pub(crate) fn locate(&self, topic: &str, offset: u64) -> Result<Location> {
         let st = lock(&self.state);
         let t = st.topics.get(topic);
+        if let Some(oldest) = t.map(TopicState::first_offset).filter(|&o| offset < o) {
+            return Err(Error::OffsetReclaimed {
+                topic: topic.to_owned(),
+                offset,
+                oldest,
+            });
+        }
         t.and_then(|t| t.locate(offset))
             .ok_or_else(|| Error::OffsetNotFound {
                 topic: topic.to_owned(),

@@ -31,7 +31,9 @@ const PURGED: &str = "purged";
 ///
 /// - **Raft index == topic offset.** Entries are encoded with postcard (see the crate
 ///   docs), one log entry per Raft entry; an `append` of several entries is one atomic
-///   batch.
+///   batch, unless it exceeds the log's batch limits ([`wal::WalBuilder::max_batch_entries`],
+///   one segment's room): then it is split into several batches, each atomic, and a
+///   crash may keep a prefix of them (a prefix of the entries, which Raft allows).
 /// - **Group commit.** [`append`](RaftLogStorage::append) returns as soon as the entries
 ///   are in the log's buffer (readable at once); its `LogFlushed` callback fires from the
 ///   log's flusher when a sync covers them, and one sync covers every append (of every
@@ -149,7 +151,8 @@ impl<C: RaftTypeConfig> WalLogStore<C> {
 
     /// What [`RaftLogStorage::append`] does, with a callback of your own (openraft's
     /// `LogFlushed` can only be made by openraft): appends `entries` (consecutive, the
-    /// first one the index the log expects next) as one batch, and returns at once. `done`
+    /// first one the index the log expects next) as one batch (several if they exceed the
+    /// log's batch limits), and returns at once. `done`
     /// runs once a sync covers them, on the log's flusher thread (it must not block), or
     /// with the error that stopped the log. Entries at or below the last purged index are
     /// skipped: they were applied and purged already.

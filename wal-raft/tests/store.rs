@@ -304,3 +304,25 @@ fn append_returns_before_the_sync_and_a_failed_sync_reaches_the_callback() {
         );
     });
 }
+
+/// `WalLogStore` docs: an `append` beyond the log's batch limits is split into several
+/// batches rather than refused, and every entry is kept, in order.
+#[test]
+fn an_append_beyond_the_batch_limit_is_split_and_kept_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::builder()
+        .dir(dir.path())
+        .fsync(FsyncSchedule::NoFsync)
+        .max_batch_entries(4)
+        .open()
+        .unwrap();
+    run(async {
+        let mut store = Store::with_wal(Arc::new(wal), "g").unwrap();
+        store.blocking_append(entries(1, 0..10)).await.unwrap();
+        assert_eq!(contents(&mut store).await, expected(1, 0..10));
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_log_id,
+            Some(log_id(1, 9))
+        );
+    });
+}

@@ -190,10 +190,12 @@
 //! directory), [`Error::Closed`] (after [`Wal::shutdown`] or close), [`Error::Io`] (with
 //! the operation, the path and the offset) and [`Error::BackendPanicked`].
 //!
-//! A failed write or sync **poisons** the log: the page cache can no longer be trusted to
-//! hold what was written, so every later append, sync or checkpointed read fails with
-//! [`Error::Poisoned`] until the log is reopened, which recovers what is really on disk.
-//! Its `cause` is the original failure.
+//! A failed sync, or a failed write other than a full disk, **poisons** the log: the page
+//! cache can no longer be trusted to hold what was written, so every later append, sync or
+//! checkpointed read fails with [`Error::Poisoned`] until the log is reopened, which
+//! recovers what is really on disk. Its `cause` is the original failure. A full disk is
+//! an [`Error::Io`] whose [`Error::io_kind`] is [`std::io::ErrorKind::StorageFull`]: it
+//! poisons nothing, and what it could not write is written once there is room.
 //!
 //! An error's message says what failed; its cause (the operating system's error, the
 //! failure that poisoned the log) is its [`source`](std::error::Error::source) and is not

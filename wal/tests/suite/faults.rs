@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use wal::{Error, FsyncSchedule, Wal};
+use wal::{Error, FsyncSchedule, Health, Wal};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
 
 fn faulty(plan: FaultPlan) -> Arc<FaultyBackend> {
@@ -21,6 +21,19 @@ fn open(dir: &Path, backend: &Arc<FaultyBackend>, schedule: FsyncSchedule) -> Wa
         .dir(dir)
         .fsync(schedule)
         .segment_size(16 << 10)
+        .custom_backend(backend.clone())
+        .open()
+        .unwrap()
+}
+
+/// A `SyncEach` log of 16 KiB segments made by rollover itself (none ahead of time), so
+/// that a fault planned for a creation or a header write lands in an append.
+fn open_rolling_over_itself(dir: &Path, backend: &Arc<FaultyBackend>) -> Wal {
+    common::builder_without_dir()
+        .dir(dir)
+        .fsync(FsyncSchedule::SyncEach)
+        .segment_size(16 << 10)
+        .precreate_segments(false)
         .custom_backend(backend.clone())
         .open()
         .unwrap()
@@ -185,14 +198,7 @@ fn disk_full_at_segment_creation_is_typed_and_recoverable() {
     // Creation 1 is the first segment; creation 2, the first rollover, finds the disk full.
     // (Without segments made ahead of time, so that rollover itself creates the file.)
     let backend = faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
-    let wal = common::builder_without_dir()
-        .dir(dir.path())
-        .fsync(FsyncSchedule::SyncEach)
-        .segment_size(16 << 10)
-        .precreate_segments(false)
-        .custom_backend(backend.clone())
-        .open()
-        .unwrap();
+    let wal = open_rolling_over_itself(dir.path(), &backend);
     let entry = vec![5u8; 1000];
     let mut stored = 0;
     let err = loop {
@@ -242,5 +248,109 @@ fn short_write_never_leaves_an_accepted_half_record() {
         backend.set_plan(FaultPlan::seeded(seed));
         let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
         assert_eq!(read_topic(&wal, "t"), vec![vec![1; 300]], "seed {seed}");
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_appends_once_max_pending_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = faulty(FaultPlan::seeded(1));
+    let wal = common::builder_without_dir()
+        .dir(dir.path())
+        .fsync(FsyncSchedule::NoFsync)
+        .segment_size(1 << 20)
+        .write_buffer(8 << 10)
+        .max_pending(32 << 10)
+        .custom_backend(backend.clone())
+        .open()
+        .unwrap();
+    wal.append_for_topic("t", b"before").unwrap();
+    wal.sync().unwrap();
+    backend.set_disk_full(true);
+    let (mut queued, mut refused) = (Vec::new(), 0);
+    for i in 0..200u8 {
+        match wal.append_for_topic("t", &[i; 1000]) {
+            Ok(_) => queued.push(vec![i; 1000]),
+            Err(e) => {
+                assert_eq!(e.io_kind(), Some(io::ErrorKind::StorageFull), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    // About max_pending (32 KiB, 32 entries of 1 KiB) is queued; the rest is refused
+    // before it is queued, so memory does not follow how long the disk stays full.
+    assert!(refused >= 150, "{refused} refused");
+    let lag = wal.stats().durable_lag_bytes;
+    assert!(lag <= 40 << 10, "{lag} bytes held unwritten");
+    backend.set_disk_full(false);
+    wal.sync().unwrap();
+    // What was queued is written once there is space (the append that found the buffer
+    // full and failed to write it may be among them: its fate was unknown to its caller).
+    let got = read_topic(&wal, "t");
+    assert_eq!(got[0], b"before");
+    assert!(
+        got.len() > queued.len(),
+        "{} <= {}",
+        got.len(),
+        queued.len()
+    );
+    assert!(got.len() < 1 + 200 - refused + 2);
+    wal.close().unwrap();
+}
+
+#[test]
+fn a_consumer_whose_registration_failed_is_written_by_the_next_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = faulty(FaultPlan::seeded(1));
+    let builder = || {
+        common::builder_without_dir()
+            .dir(dir.path())
+            .fsync(FsyncSchedule::NoFsync)
+            // Nothing is written in the background during the test.
+            .write_interval(Duration::from_secs(3600))
+            .custom_backend(backend.clone())
+    };
+    let wal = builder().open().unwrap();
+    wal.append_for_topic("t", b"x").unwrap();
+    wal.sync().unwrap();
+    backend.set_disk_full(true);
+    let err = wal.consumer("t", "billing").map(drop).unwrap_err();
+    assert_eq!(err.io_kind(), Some(io::ErrorKind::StorageFull), "{err}");
+    backend.set_disk_full(false);
+    // The registration stayed queued; the call that returns the consumer writes it.
+    wal.consumer("t", "billing").unwrap();
+    wal.abandon(); // a crash of the process: what reached the OS stays
+    let wal = builder().open().unwrap();
+    let stats = wal.topic_stats("t").unwrap();
+    let names: Vec<_> = stats.consumers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["billing"]);
+}
+
+#[test]
+fn a_full_disk_at_any_write_never_poisons_the_log() {
+    // Each log gets one write refused for lack of space, the Nth after open, so that
+    // some N lands on a record chunk, the zeros written ahead, or a new segment's header.
+    for nth in 1..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = faulty(FaultPlan::seeded(nth));
+        let wal = open_rolling_over_itself(dir.path(), &backend);
+        let at = backend.counts().writes + nth;
+        backend.set_plan(FaultPlan::seeded(nth).fail_write(at, io::ErrorKind::StorageFull));
+        let mut acknowledged = 0;
+        for i in 0..40u8 {
+            match wal.append_for_topic("t", &[i; 1000]) {
+                Ok(_) => acknowledged += 1,
+                Err(e) => assert_eq!(
+                    e.io_kind(),
+                    Some(io::ErrorKind::StorageFull),
+                    "write {nth}: {e}"
+                ),
+            }
+        }
+        assert!(matches!(wal.health(), Health::Healthy), "write {nth}");
+        assert!(wal.segment_count() >= 2, "write {nth}: no rollover");
+        wal.close().unwrap();
+        let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
+        assert!(read_topic(&wal, "t").len() >= acknowledged, "write {nth}");
     }
 }

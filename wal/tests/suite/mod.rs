@@ -23,4 +23,5 @@ mod overhead;
 mod reads;
 mod recovery;
 mod review;
+mod rustdoc_claims;
 mod truncation;
