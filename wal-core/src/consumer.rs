@@ -628,9 +628,19 @@ impl Shared {
         let persist = match self.env.opts.durability.consistency {
             ReadConsistency::StrictlyAtOnce => true,
             ReadConsistency::AtLeastOnce { persist_every } => {
-                let mut st = lock(&self.state);
-                let c = st.topics[id].cursor_mut(name);
-                cursor.saturating_sub(c.persisted) >= u64::from(persist_every.max(1))
+                let (due, last) = {
+                    let mut st = lock(&self.state);
+                    let c = st.topics[id].cursor_mut(name);
+                    let due = cursor.saturating_sub(c.persisted) >= u64::from(persist_every.max(1));
+                    (due, c.persisted_lsn())
+                };
+                if !due {
+                    // The last cursor record must have reached the OS, or a crash of the
+                    // process would take back more than `persist_every` entries: its
+                    // write may have failed (a full disk) and the record still be queued.
+                    self.ensure_written(last)?;
+                }
+                due
             }
         };
         if persist {

@@ -354,3 +354,44 @@ fn a_full_disk_at_any_write_never_poisons_the_log() {
         assert!(read_topic(&wal, "t").len() >= acknowledged, "write {nth}");
     }
 }
+
+#[test]
+fn at_least_once_never_delivers_past_a_cursor_record_a_full_disk_kept_from_the_os() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = faulty(FaultPlan::seeded(1));
+    let builder = || {
+        common::builder_without_dir()
+            .dir(dir.path())
+            .fsync(FsyncSchedule::NoFsync)
+            .consistency(wal::ReadConsistency::AtLeastOnce { persist_every: 2 })
+            // Nothing is written in the background during the test.
+            .write_interval(Duration::from_secs(3600))
+            .custom_backend(backend.clone())
+    };
+    let wal = builder().open().unwrap();
+    for i in 0..12u8 {
+        wal.append_for_topic("t", &[i]).unwrap();
+    }
+    wal.sync().unwrap();
+    for _ in 0..2 {
+        wal.read_next("t", true).unwrap().unwrap();
+    }
+    backend.set_disk_full(true);
+    let mut next = 2; // the offset after the last entry delivered
+    for _ in 0..10 {
+        match wal.read_next("t", true) {
+            Ok(Some(e)) => next = e.offset + 1,
+            Ok(None) => break,
+            Err(e) => assert_eq!(e.io_kind(), Some(io::ErrorKind::StorageFull), "{e}"),
+        }
+    }
+    backend.set_disk_full(false);
+    wal.abandon(); // a crash of the process: what reached the OS stays
+    let wal = builder().open().unwrap();
+    let restart = wal.topic_stats("t").unwrap().shared_position;
+    // AtLeastOnce { persist_every: 2 }: at most 2 entries are delivered again.
+    assert!(
+        next - restart <= 2,
+        "delivered up to {next}, restarts at {restart}"
+    );
+}
