@@ -210,10 +210,11 @@ impl<S> Wal<S> {
             let mut st = lock(&shared.state);
             let id = shared.topic_or_create(&mut st, topic)?;
             let t = &st.topics[id];
-            if t.cursors.contains_key(name) {
-                // Its registration may still be queued (an earlier call failed to write
-                // it, on a full disk): this call returns only once it reached the OS too.
-                Some(st.lsn_end())
+            if let Some(c) = t.cursors.get(name) {
+                // Its last record (the registration, or a later move) may still be queued
+                // (an earlier call failed to write it, on a full disk): this call returns
+                // only once it reached the OS too, without writing appends queued since.
+                Some(c.persisted_lsn())
             } else {
                 let at = t.first_offset();
                 shared.check_table_room(&st, record_size(name.len()) as u64, || {
