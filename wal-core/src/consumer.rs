@@ -679,7 +679,7 @@ impl Shared {
         // read before it (recovery refuses a cursor past the end).
         let cursor = cursor.min(st.topics[id].next_offset);
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
+        let synced = self.synced_now(st);
         st.encode(
             RecordFields::new(RecordKind::Cursor, id, cursor).with_synced(synced),
             name.as_bytes(),
@@ -699,7 +699,7 @@ impl Shared {
         self.check_poison()?;
         self.check_new_topic(st, name)?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
+        let synced = self.synced_now(st);
         Ok(st.create_topic(name, synced, self.env.opts.buffering.write_buffer))
     }
 }
