@@ -208,15 +208,21 @@ impl Follower {
 
     /// The oldest segment after the current one, if any.
     fn later_segment(&self) -> CliResult<Option<u64>> {
+        self.segment_after(self.seg)
+    }
+
+    /// The oldest segment after segment `id`, if any.
+    fn segment_after(&self, id: u64) -> CliResult<Option<u64>> {
         let ids = list_segments(&self.dir)
             .map_err(|e| CliError::Unusable(format!("{}: {e}", self.dir.display())))?;
-        Ok(ids.into_iter().find(|&id| id > self.seg))
+        Ok(ids.into_iter().find(|&later| later > id))
     }
 
     /// `true` once a later segment holds a record (or the next one is gone but a later
     /// one exists): then the writer has finished the current segment.
     fn next_segment_started(&mut self) -> CliResult<bool> {
-        let path = self.dir.join(segment_file_name(self.seg + 1));
+        let next = self.seg + 1;
+        let path = self.dir.join(segment_file_name(next));
         match open(&path) {
             Ok((file, _)) => {
                 let mut header = [0u8; RECORD_HEADER_LEN];
@@ -224,7 +230,12 @@ impl Follower {
                 let n = read_counted(&mut self.stats, &file, &path, at, &mut header)?;
                 Ok(n == header.len() && header.iter().any(|&b| b != 0))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(self.later_segment()?.is_some()),
+            // Deleted by retention, or not created yet. Only a segment after the next one
+            // proves the writer moved on: the next one may have been created (pre-created,
+            // still empty) between the open above and this listing.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Ok(self.segment_after(next)?.is_some())
+            }
             Err(e) => Err(CliError::Unusable(format!("{}: {e}", path.display()))),
         }
     }

@@ -210,10 +210,11 @@ impl<S> Wal<S> {
             let mut st = lock(&shared.state);
             let id = shared.topic_or_create(&mut st, topic)?;
             let t = &st.topics[id];
-            if t.cursors.contains_key(name) {
-                // Its registration may still be queued (an earlier call failed to write
-                // it, on a full disk): this call returns only once it reached the OS too.
-                Some(st.lsn_end())
+            if let Some(c) = t.cursors.get(name) {
+                // Its last record (the registration, or a later move) may still be queued
+                // (an earlier call failed to write it, on a full disk): this call returns
+                // only once it reached the OS too, without writing appends queued since.
+                Some(c.persisted_lsn())
             } else {
                 let at = t.first_offset();
                 shared.check_table_room(&st, record_size(name.len()) as u64, || {
@@ -678,7 +679,7 @@ impl Shared {
         // read before it (recovery refuses a cursor past the end).
         let cursor = cursor.min(st.topics[id].next_offset);
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
+        let synced = self.synced_now(st);
         st.encode(
             RecordFields::new(RecordKind::Cursor, id, cursor).with_synced(synced),
             name.as_bytes(),
@@ -698,7 +699,7 @@ impl Shared {
         self.check_poison()?;
         self.check_new_topic(st, name)?;
         self.ensure_room(st, record_size(name.len()) as u64)?;
-        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
+        let synced = self.synced_now(st);
         Ok(st.create_topic(name, synced, self.env.opts.buffering.write_buffer))
     }
 }

@@ -140,7 +140,7 @@ impl Shared {
             // Made before the consumer is forgotten: a rollover here declares it once more
             // in the new preamble, and the tombstone then follows in the same segment.
             self.ensure_room(&mut st, record_size(name.len()) as u64)?;
-            let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
+            let synced = self.synced_now(&st);
             st.encode(
                 RecordFields::new(RecordKind::Cursor, id, at)
                     .with_flags(FLAG_CURSOR_DELETE)

@@ -71,7 +71,7 @@ impl<S> Wal<S> {
                 })?;
             }
             shared.ensure_room(&mut st, record)?;
-            let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
+            let synced = shared.synced_now(&st);
             let cap = shared.env.opts.buffering.write_buffer;
             st.encode(
                 RecordFields::new(RecordKind::Meta, id, 0).with_synced(synced),

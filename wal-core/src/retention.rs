@@ -66,12 +66,12 @@ impl<S> Wal<S> {
                     // A new topic that starts at `offset`: its definition says so.
                     shared.check_new_topic(&st, topic)?;
                     shared.ensure_room(&mut st, record_size(topic.len()) as u64)?;
-                    let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
+                    let synced = shared.synced_now(&st);
                     st.create_topic_at(topic, offset, synced, cap);
                 }
                 Some(id) => {
                     shared.ensure_room(&mut st, record_size(0) as u64)?;
-                    let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
+                    let synced = shared.synced_now(&st);
                     st.encode(
                         RecordFields::new(RecordKind::Truncate, id, offset).with_synced(synced),
                         &[],

@@ -121,6 +121,12 @@ impl State {
 }
 
 impl Shared {
+    /// How far the active segment is known durable now: the `synced` field of a record
+    /// encoded under `st`.
+    pub(crate) fn synced_now(&self, st: &State) -> u32 {
+        st.synced_in_active(self.pipeline.commit.durable_lsn())
+    }
+
     /// Makes sure `need` more bytes fit in the active segment, rolling over to a new one
     /// if they do not.
     pub(crate) fn ensure_room(&self, st: &mut State, need: u64) -> Result<()> {
@@ -239,7 +245,7 @@ impl Shared {
                 if rolled {
                     break; // the new segment's preamble declares every topic
                 }
-                let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
+                let synced = self.synced_now(&st);
                 st.declare_topic(id, synced, cap);
             }
             st.lsn_end()

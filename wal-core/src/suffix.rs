@@ -72,7 +72,7 @@ impl<S> Wal<S> {
                 });
             }
             shared.ensure_room(&mut st, record_size(0) as u64)?;
-            let synced = st.synced_in_active(shared.pipeline.commit.durable_lsn());
+            let synced = shared.synced_now(&st);
             let cap = shared.env.opts.buffering.write_buffer;
             st.encode(
                 RecordFields::new(RecordKind::TruncateFrom, id, offset).with_synced(synced),

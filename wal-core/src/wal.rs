@@ -326,7 +326,7 @@ impl Shared {
             0
         };
         self.ensure_room(&mut st, bytes + def)?;
-        let synced = st.synced_in_active(self.pipeline.commit.durable_lsn());
+        let synced = self.synced_now(&st);
         let id = match known {
             Some(id) => id,
             None => st.create_topic(topic, synced, cap),

@@ -30,6 +30,19 @@ pub fn raw_backend() -> std::sync::Arc<dyn wal::StorageBackend> {
     crate::raw_backend()
 }
 
+/// The target's backend behind a fault injector that follows `plan`.
+pub fn faulty(
+    plan: wal_testkit::faulty::FaultPlan,
+) -> std::sync::Arc<wal_testkit::faulty::FaultyBackend> {
+    std::sync::Arc::new(wal_testkit::faulty::FaultyBackend::new(raw_backend(), plan))
+}
+
+/// A `SyncEach` log in `dir` with 4 KiB segments: every append is durable when it returns,
+/// and a few hundred bytes per entry roll over to new segments all the time.
+pub fn tiny_sync_each(dir: &Path) -> WalBuilder {
+    builder_with_segments(dir, 4096).fsync(FsyncSchedule::SyncEach)
+}
+
 /// The three fsync schedules, for tests that run under each of them.
 pub const SCHEDULES: [FsyncSchedule; 3] = [
     FsyncSchedule::SyncEach,

@@ -12,10 +12,6 @@ use std::time::Duration;
 use wal::{Error, FsyncSchedule, Health, Wal};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
 
-fn faulty(plan: FaultPlan) -> Arc<FaultyBackend> {
-    Arc::new(FaultyBackend::new(common::raw_backend(), plan))
-}
-
 fn open(dir: &Path, backend: &Arc<FaultyBackend>, schedule: FsyncSchedule) -> Wal {
     common::builder_without_dir()
         .dir(dir)
@@ -39,6 +35,16 @@ fn open_rolling_over_itself(dir: &Path, backend: &Arc<FaultyBackend>) -> Wal {
         .unwrap()
 }
 
+/// A `NoFsync` log in `dir` on `backend` whose background thread writes nothing during a
+/// test (its write interval is an hour): what reaches the OS is what the calls write.
+fn quiet(dir: &Path, backend: &Arc<FaultyBackend>) -> wal::WalBuilder {
+    common::builder_without_dir()
+        .dir(dir)
+        .fsync(FsyncSchedule::NoFsync)
+        .write_interval(Duration::from_secs(3600))
+        .custom_backend(backend.clone())
+}
+
 fn is_poisoned_by(err: &Error, kind: io::ErrorKind) -> bool {
     matches!(err, Error::Poisoned { cause } if cause.io_kind() == Some(kind))
 }
@@ -57,7 +63,7 @@ fn failed_fsync_reaches_every_writer_and_poisons_the_log() {
     // Sync 1 makes the new first segment's header durable, sync 2 is recovery's on open,
     // sync 3 the first flush; every sync takes 20 ms so
     // that all eight writers are queued on the failing one.
-    let backend = faulty(
+    let backend = common::faulty(
         FaultPlan::seeded(1)
             .fail_sync(4, io::ErrorKind::Other)
             .sync_delay(Duration::from_millis(20)),
@@ -122,7 +128,7 @@ fn failed_fsync_reaches_every_writer_and_poisons_the_log() {
 fn failed_background_sync_poisons_timer_schedules_too() {
     let dir = tempfile::tempdir().unwrap();
     // Sync 1: the first segment's header; 2: recovery's; 3: the first timed flush.
-    let backend = faulty(FaultPlan::seeded(1).fail_sync(3, io::ErrorKind::Other));
+    let backend = common::faulty(FaultPlan::seeded(1).fail_sync(3, io::ErrorKind::Other));
     let wal = open(dir.path(), &backend, FsyncSchedule::Milliseconds(1));
     wal.append_for_topic("t", b"x").unwrap();
     // The background thread's flush fails; sync() then reports the poison.
@@ -142,7 +148,7 @@ fn failed_background_sync_poisons_timer_schedules_too() {
 #[test]
 fn disk_full_on_write_is_typed_and_recoverable() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(1));
+    let backend = common::faulty(FaultPlan::seeded(1));
     let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
     wal.append_for_topic("t", b"before").unwrap();
     backend.set_disk_full(true);
@@ -176,7 +182,7 @@ fn a_segment_that_cannot_be_made_ahead_of_time_is_made_at_rollover() {
     // Creation 2 is usually the background preparation of segment 2: it fails, and
     // rollover creates the segment itself. (If rollover comes first, that append gets the
     // typed error instead.) Either way nothing stored is lost and the log goes on.
-    let backend = faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
+    let backend = common::faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
     let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
     let mut stored = Vec::new();
     for i in 0..60u8 {
@@ -197,7 +203,7 @@ fn disk_full_at_segment_creation_is_typed_and_recoverable() {
     let dir = tempfile::tempdir().unwrap();
     // Creation 1 is the first segment; creation 2, the first rollover, finds the disk full.
     // (Without segments made ahead of time, so that rollover itself creates the file.)
-    let backend = faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
+    let backend = common::faulty(FaultPlan::seeded(1).fail_create(2, io::ErrorKind::StorageFull));
     let wal = open_rolling_over_itself(dir.path(), &backend);
     let entry = vec![5u8; 1000];
     let mut stored = 0;
@@ -238,7 +244,7 @@ fn short_write_never_leaves_an_accepted_half_record() {
         let dir = tempfile::tempdir().unwrap();
         // Write 1 is the first segment's header, write 2 the first record, write 3 the
         // zeros written a MiB ahead of it; write 4, the second record, is cut short.
-        let backend = faulty(FaultPlan::seeded(seed).short_write(4));
+        let backend = common::faulty(FaultPlan::seeded(seed).short_write(4));
         let wal = open(dir.path(), &backend, FsyncSchedule::SyncEach);
         wal.append_for_topic("t", &[1; 300]).unwrap();
         let err = wal.append_for_topic("t", &[2; 300]).unwrap_err();
@@ -254,7 +260,7 @@ fn short_write_never_leaves_an_accepted_half_record() {
 #[test]
 fn a_full_disk_refuses_appends_once_max_pending_is_queued() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(1));
+    let backend = common::faulty(FaultPlan::seeded(1));
     let wal = common::builder_without_dir()
         .dir(dir.path())
         .fsync(FsyncSchedule::NoFsync)
@@ -301,15 +307,8 @@ fn a_full_disk_refuses_appends_once_max_pending_is_queued() {
 #[test]
 fn a_consumer_whose_registration_failed_is_written_by_the_next_call() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(1));
-    let builder = || {
-        common::builder_without_dir()
-            .dir(dir.path())
-            .fsync(FsyncSchedule::NoFsync)
-            // Nothing is written in the background during the test.
-            .write_interval(Duration::from_secs(3600))
-            .custom_backend(backend.clone())
-    };
+    let backend = common::faulty(FaultPlan::seeded(1));
+    let builder = || quiet(dir.path(), &backend);
     let wal = builder().open().unwrap();
     wal.append_for_topic("t", b"x").unwrap();
     wal.sync().unwrap();
@@ -332,7 +331,7 @@ fn a_full_disk_at_any_write_never_poisons_the_log() {
     // some N lands on a record chunk, the zeros written ahead, or a new segment's header.
     for nth in 1..40 {
         let dir = tempfile::tempdir().unwrap();
-        let backend = faulty(FaultPlan::seeded(nth));
+        let backend = common::faulty(FaultPlan::seeded(nth));
         let wal = open_rolling_over_itself(dir.path(), &backend);
         let at = backend.counts().writes + nth;
         backend.set_plan(FaultPlan::seeded(nth).fail_write(at, io::ErrorKind::StorageFull));
@@ -358,15 +357,10 @@ fn a_full_disk_at_any_write_never_poisons_the_log() {
 #[test]
 fn at_least_once_never_delivers_past_a_cursor_record_a_full_disk_kept_from_the_os() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(1));
+    let backend = common::faulty(FaultPlan::seeded(1));
     let builder = || {
-        common::builder_without_dir()
-            .dir(dir.path())
-            .fsync(FsyncSchedule::NoFsync)
+        quiet(dir.path(), &backend)
             .consistency(wal::ReadConsistency::AtLeastOnce { persist_every: 2 })
-            // Nothing is written in the background during the test.
-            .write_interval(Duration::from_secs(3600))
-            .custom_backend(backend.clone())
     };
     let wal = builder().open().unwrap();
     for i in 0..12u8 {

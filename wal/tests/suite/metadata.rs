@@ -95,8 +95,7 @@ fn bad_keys_and_oversized_values_are_refused() {
 /// purges: the latest value must stay readable).
 fn segments_kept(metadata_as_entries: bool) -> usize {
     let dir = tempfile::tempdir().unwrap();
-    let wal = common::builder_with_segments(dir.path(), 4096)
-        .fsync(FsyncSchedule::SyncEach)
+    let wal = common::tiny_sync_each(dir.path())
         .precreate_segments(false)
         .open()
         .unwrap();
@@ -148,12 +147,7 @@ fn metadata_never_keeps_a_segment_alive() {
 #[test]
 fn a_value_outlives_the_segment_it_was_written_in() {
     let dir = tempfile::tempdir().unwrap();
-    let open = || {
-        common::builder_with_segments(dir.path(), 4096)
-            .fsync(FsyncSchedule::SyncEach)
-            .open()
-            .unwrap()
-    };
+    let open = || common::tiny_sync_each(dir.path()).open().unwrap();
     let wal = open();
     wal.set_meta("log", "vote", b"term 9").unwrap();
     for i in 0..60u64 {
@@ -180,8 +174,7 @@ fn a_value_outlives_the_segment_it_was_written_in() {
 fn a_preamble_cut_after_a_definition_loses_no_metadata_or_consumer() {
     let dir = tempfile::tempdir().unwrap();
     let open = || {
-        common::builder_with_segments(dir.path(), 4096)
-            .fsync(FsyncSchedule::SyncEach)
+        common::tiny_sync_each(dir.path())
             .precreate_segments(false)
             .open()
             .unwrap()

@@ -13,10 +13,6 @@ use std::time::Duration;
 use wal::{Error, FsyncSchedule, Wal};
 use wal_testkit::faulty::{CrashMode, FaultPlan, FaultyBackend};
 
-fn faulty(plan: FaultPlan) -> Arc<FaultyBackend> {
-    Arc::new(FaultyBackend::new(common::raw_backend(), plan))
-}
-
 fn open(dir: &Path, backend: &Arc<FaultyBackend>, schedule: FsyncSchedule) -> Wal {
     common::builder_without_dir()
         .dir(dir)
@@ -46,7 +42,7 @@ fn a_callback_is_told_under_every_schedule_and_what_it_covers_survives_a_power_l
     ];
     for (seed, schedule) in schedules.into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = faulty(FaultPlan::seeded(seed as u64));
+        let backend = common::faulty(FaultPlan::seeded(seed as u64));
         let wal = open(dir.path(), &backend, schedule);
         for i in 0..20u64 {
             wal.append_for_topic("a", &i.to_le_bytes()).unwrap();
@@ -100,7 +96,7 @@ fn many_registrations_share_one_sync_and_are_told_in_order() {
 #[test]
 fn registering_never_blocks_and_a_callback_may_call_into_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(3));
+    let backend = common::faulty(FaultPlan::seeded(3));
     let wal = Arc::new(open(dir.path(), &backend, FsyncSchedule::NoFsync));
     // With the disk full nothing can become durable: a registration that waited for
     // durability would never return.
@@ -127,7 +123,7 @@ fn a_failed_sync_tells_every_waiting_callback_once_and_later_ones_at_once() {
     let dir = tempfile::tempdir().unwrap();
     // Syncs 1 and 2 are the first segment's header and recovery's; the background
     // thread's first sync for the callbacks fails.
-    let backend = faulty(FaultPlan::seeded(4).fail_sync(3, io::ErrorKind::Other));
+    let backend = common::faulty(FaultPlan::seeded(4).fail_sync(3, io::ErrorKind::Other));
     let wal = open(dir.path(), &backend, FsyncSchedule::Milliseconds(3_600_000));
     wal.append_for_topic("t", b"lost").unwrap();
     let waiting: Vec<_> = (0..10).map(|_| register(&wal)).collect();
@@ -147,7 +143,7 @@ fn a_failed_sync_tells_every_waiting_callback_once_and_later_ones_at_once() {
 #[test]
 fn callbacks_still_waiting_when_the_log_closes_are_told_it_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(5));
+    let backend = common::faulty(FaultPlan::seeded(5));
     let wal = open(dir.path(), &backend, FsyncSchedule::NoFsync);
     // A full disk fails the writes without poisoning the log: the callbacks keep
     // waiting (the background thread tries again every round) until the log goes.
@@ -168,7 +164,7 @@ fn callbacks_still_waiting_when_the_log_closes_are_told_it_closed() {
 #[test]
 fn a_clean_close_makes_waiting_callbacks_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = faulty(FaultPlan::seeded(6));
+    let backend = common::faulty(FaultPlan::seeded(6));
     let wal = open(dir.path(), &backend, FsyncSchedule::Milliseconds(3_600_000));
     wal.append_for_topic("t", b"x").unwrap();
     let told: Vec<_> = (0..5).map(|_| register(&wal)).collect();

@@ -682,12 +682,7 @@ fn defect_10_read_from_racing_reclaim_is_offset_reclaimed_never_io() {
 #[test]
 fn defect_10_read_from_racing_reclaim_in_a_loop() {
     let dir = tempfile::tempdir().unwrap();
-    let wal = Arc::new(
-        builder_with_segments(dir.path(), 4096)
-            .fsync(FsyncSchedule::SyncEach)
-            .open()
-            .unwrap(),
-    );
+    let wal = Arc::new(super::common::tiny_sync_each(dir.path()).open().unwrap());
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let (wal, stop) = (wal.clone(), stop.clone());

@@ -45,12 +45,7 @@ fn truncate_from_drops_the_suffix_and_later_appends_refill_it_across_reopens() {
     let dir = tempfile::tempdir().unwrap();
     // 4 KiB segments: the ten entries of 900 bytes span three of them, so the cut falls
     // in an older segment than the one the new entries go to.
-    let open = || {
-        common::builder_with_segments(dir.path(), 4096)
-            .fsync(FsyncSchedule::SyncEach)
-            .open()
-            .unwrap()
-    };
+    let open = || common::tiny_sync_each(dir.path()).open().unwrap();
     let wal = open();
     let big = |tag: &str, i: u64| {
         let mut d = data(tag, i);
@@ -143,12 +138,7 @@ fn truncate_from_at_the_end_or_on_an_unknown_topic_does_nothing_and_below_the_st
 #[test]
 fn a_topic_starts_where_truncate_before_says_on_a_new_topic_and_past_the_end() {
     let dir = tempfile::tempdir().unwrap();
-    let open = || {
-        common::builder_with_segments(dir.path(), 4096)
-            .fsync(FsyncSchedule::SyncEach)
-            .open()
-            .unwrap()
-    };
+    let open = || common::tiny_sync_each(dir.path()).open().unwrap();
     let wal = open();
     // Raft indexes from 1: the topic starts at 1, no mapping layer.
     wal.truncate_before("one", 1).unwrap();
