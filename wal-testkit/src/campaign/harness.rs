@@ -64,6 +64,10 @@ pub(crate) struct Harness {
     pub(super) op_seq: u64,
     /// What the log instance reported to its `on_error` hook.
     pub(super) reports: super::fault::Reports,
+    /// Named consumers whose `consumer()` call failed (an injected fault) after the log
+    /// had queued their registration, with that call's sequence number: the log knows
+    /// them, the model does not (until the next restart).
+    pub(super) queued_registrations: std::collections::BTreeMap<(usize, Reader), u64>,
 }
 
 impl Harness {
@@ -94,6 +98,7 @@ impl Harness {
             durable_seen: Vec::new(),
             op_seq: 0,
             reports: super::fault::Reports::default(),
+            queued_registrations: std::collections::BTreeMap::new(),
         };
         let wal = h
             .open()
@@ -327,9 +332,19 @@ impl Harness {
         }
         let seq = self.model.next_seq();
         let name = self.model.topics[t].name.clone();
+        // The log may know the consumer already: registered by an earlier call that failed
+        // after queueing its record, or recovered from that record after a restart. Then
+        // `consumer()` only makes sure that record reached the OS (see its rustdoc), not
+        // what was appended since.
+        let known = self.knows_consumer(&name, &cname);
         let consumer = match self.wal().consumer(&name, &cname) {
             Ok(c) => c,
-            Err(e) => return self.failed("consumer", &e),
+            Err(e) => {
+                if !known && self.knows_consumer(&name, &cname) {
+                    self.queued_registrations.insert((t, reader), seq);
+                }
+                return self.failed("consumer", &e);
+            }
         };
         let at = consumer.position();
         let tm = &self.model.topics[t];
@@ -352,8 +367,24 @@ impl Harness {
                 exists: Existence::Written(seq),
             },
         );
-        self.model.written_upto(seq);
+        // A new registration is written with everything queued before it; one the log
+        // had already queued, with what came before the call that queued it (after a
+        // restart that record was recovered: nothing more is known written).
+        let queued = self.queued_registrations.remove(&(t, reader));
+        match (known, queued) {
+            (false, _) => self.model.written_upto(seq),
+            (true, Some(first)) => self.model.written_upto(first),
+            (true, None) => {}
+        }
         Ok(())
+    }
+
+    /// `true` if the log lists `consumer` among the named consumers of `topic`.
+    fn knows_consumer(&self, topic: &str, consumer: &str) -> bool {
+        self.wal()
+            .consumers(topic)
+            .iter()
+            .any(|(name, _)| name == consumer)
     }
 
     /// The entries a cursor read from `from` must return: one, or as many as fit in
@@ -742,7 +773,7 @@ impl Harness {
     /// Ends the log instance as `how` says (a crash in `mode` for a power loss), opens it
     /// again and checks what survived.
     fn restart(&mut self, how: Restart, mode: Option<CrashMode>) -> Result<(), Violation> {
-        self.end_fault_for_restart();
+        let fired = self.end_fault_for_restart();
         let wal = self.wal.take().expect("the log is open between steps");
         let mut how = if self.dead || power::is_off(&self.backend) {
             Restart::Power
@@ -756,6 +787,7 @@ impl Harness {
                 Ok(())
             }
         };
+        self.note_poison_at_end(fired);
         // Every callback of the instance has been told by now: after a clean close that
         // all is durable, else closing told the rest that the log closed.
         self.take_notices(!(how == Restart::Clean && closed.is_ok()))?;
@@ -830,6 +862,7 @@ impl Harness {
         }
         self.dead = false;
         self.poisoned = false;
+        self.queued_registrations.clear();
         self.reports
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
