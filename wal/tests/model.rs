@@ -614,3 +614,119 @@ fn regression_topics_declared_again_after_a_torn_preamble_are_durable_before_old
     }
     panic!("no filler size had an append start the second segment");
 }
+
+/// A consumer whose first `consumer()` call failed (an injected failed write) after the
+/// log queued its registration survives the restart that follows; a later `consumer()`
+/// then finds it and makes sure only its own record reached the OS, not the append queued
+/// just before. The harness once counted that append as written, and blamed the process
+/// crash that followed for losing it.
+#[test]
+fn regression_an_existing_consumer_writes_only_its_own_record() {
+    let setup = Setup {
+        fault_seed: 0,
+        schedule: FsyncSchedule::Milliseconds(3_600_000),
+        consistency: ReadConsistency::AtLeastOnce { persist_every: 2 },
+        segment_size: 4096,
+        retention: Retention::None,
+        precreate: false,
+        write_buffer: 4096,
+        write_interval: Duration::from_millis(2),
+        max_open_segments: 2,
+    };
+    let named = |checkpoint| Op::Read {
+        topic: 1,
+        reader: Reader::Named(1),
+        checkpoint,
+    };
+    run(
+        std_backend(),
+        setup,
+        &[
+            Op::Append { topic: 1, len: 0 },
+            Op::Read {
+                topic: 1,
+                reader: Reader::Shared,
+                checkpoint: false,
+            },
+            Op::Reopen,
+            Op::Fault {
+                kind: FaultKind::Write,
+                after: 1,
+                calls: 1,
+            },
+            named(false),
+            Op::Reopen,
+            Op::Append { topic: 0, len: 0 },
+            named(false),
+            Op::Kill,
+        ],
+    )
+    .unwrap();
+}
+
+/// A consumer's checkpointed read in a concurrent phase fails on a full disk after its
+/// cursor record was queued; the record, written and synced later, stood ahead of the
+/// cursor, and retention trusted it: the segment holding the entry the cursor still read
+/// next was deleted (`faults::a_checkpointed_read_refused_by_a_full_disk_keeps_its_entry_from_retention`
+/// in the suite is the deterministic form).
+#[test]
+fn regression_a_refused_checkpoint_does_not_let_retention_pass_the_cursor() {
+    let setup = Setup {
+        fault_seed: 18172962820711082560,
+        schedule: FsyncSchedule::SyncEach,
+        consistency: ReadConsistency::AtLeastOnce { persist_every: 4 },
+        segment_size: 4096,
+        retention: Retention::None,
+        precreate: false,
+        write_buffer: 512,
+        write_interval: Duration::from_millis(2),
+        max_open_segments: 2,
+    };
+    let append = |topic, len| Op::Append { topic, len };
+    let batch = |topic, n, len| Op::Batch { topic, n, len };
+    run(
+        std_backend(),
+        setup,
+        &[
+            append(0, 275),
+            batch(0, 4, 162),
+            Op::TruncateFrom { topic: 0, at: 235 },
+            batch(2, 5, 156),
+            batch(2, 5, 105),
+            Op::BatchRead {
+                topic: 0,
+                reader: Reader::Named(0),
+                max_bytes: 414,
+                checkpoint: true,
+            },
+            Op::Reopen,
+            append(2, 850),
+            Op::StartAt { topic: 2, skip: 4 },
+            append(0, 214),
+            append(0, 228),
+            Op::Fault {
+                kind: FaultKind::DiskFull,
+                after: 0,
+                calls: 38,
+            },
+            Op::Concurrent {
+                writers: 2,
+                appends: 1,
+                reader: Some(Reader::Named(0)),
+                churn: false,
+            },
+            Op::Fault {
+                kind: FaultKind::DirSync,
+                after: 3,
+                calls: 9,
+            },
+            Op::Concurrent {
+                writers: 2,
+                appends: 4,
+                reader: Some(Reader::Shared),
+                churn: false,
+            },
+        ],
+    )
+    .unwrap();
+}
