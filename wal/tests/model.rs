@@ -730,3 +730,53 @@ fn regression_a_refused_checkpoint_does_not_let_retention_pass_the_cursor() {
     )
     .unwrap();
 }
+
+/// A topic start past the end (`truncate_before`) whose record an injected failed write
+/// kept from the OS moved the shared cursor in memory; a concurrent reader that then read
+/// nothing made the harness count every entry below the cursor as written, and blame the
+/// process crash that followed for losing the (phantom) entries up to the start.
+#[test]
+fn regression_a_concurrent_reader_that_read_nothing_proves_nothing_written() {
+    let setup = Setup {
+        fault_seed: 0,
+        schedule: FsyncSchedule::NoFsync,
+        consistency: ReadConsistency::StrictlyAtOnce,
+        segment_size: 4096,
+        retention: Retention::None,
+        precreate: false,
+        write_buffer: 512,
+        write_interval: Duration::from_millis(2),
+        max_open_segments: 2,
+    };
+    run(
+        std_backend(),
+        setup,
+        &[
+            Op::Batch {
+                topic: 0,
+                n: 3,
+                len: 95,
+            },
+            Op::PowerOff { after: 9 },
+            Op::Fault {
+                kind: FaultKind::Write,
+                after: 1,
+                calls: 18,
+            },
+            Op::Read {
+                topic: 0,
+                reader: Reader::Shared,
+                checkpoint: true,
+            },
+            Op::StartAt { topic: 0, skip: 18 },
+            Op::Concurrent {
+                writers: 2,
+                appends: 6,
+                reader: Some(Reader::Shared),
+                churn: false,
+            },
+            Op::Reopen,
+        ],
+    )
+    .unwrap();
+}
