@@ -197,11 +197,14 @@ impl TopicState {
     }
 
     /// The lowest durable cursor when the log is durable up to `durable_lsn`: entries from
-    /// here on must be kept.
+    /// here on must be kept. Never past where a cursor reads next: a checkpointed read
+    /// whose cursor record was queued but could not be written (a full disk) fails and
+    /// leaves the cursor where it was, so the next read returns those entries again,
+    /// while its record, written later, stands ahead of the cursor.
     pub fn retained_from(&self, durable_lsn: u64) -> u64 {
         self.cursors
             .values()
-            .map(|c| c.durable_value(durable_lsn))
+            .map(|c| c.durable_value(durable_lsn).min(c.cursor))
             .min()
             .unwrap_or(self.next_offset)
     }

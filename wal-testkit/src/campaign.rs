@@ -14,7 +14,13 @@
 //! power after a random number of mutating backend calls (so the cut lands inside whatever
 //! runs then: a rollover, a reclaim, a pre-creation, a truncation, a cursor write, a
 //! recovery), simulates the power loss with a [`CrashMode`], reopens the log and checks it
-//! against a model ([`Violation`] lists what is checked).
+//! against a model ([`Violation`] lists what is checked). In half of the runs, before a
+//! third of the power losses, it also injects one I/O failure ([`Op::Fault`]: a failed data
+//! or directory sync, a failed or short write, a failed removal, a full disk), drives the
+//! log on while it may fire, and checks what the failure did ([`Op::Heal`]): a poisoned
+//! log refuses every write with `Poisoned` and keeps what was durable; a failed removal
+//! or a full disk leave it healthy. The faults come from a generator of their own, so a
+//! run's other operations are those it had before faults were added.
 //!
 //! Every result is checked as it comes (reads return exactly what was appended, in order,
 //! within their budget; offsets are the expected ones), and after every restart:
@@ -56,6 +62,7 @@
 
 mod check;
 mod concurrent;
+mod fault;
 mod harness;
 mod jitter;
 mod model;
@@ -73,8 +80,10 @@ use wal::StorageBackend;
 
 pub use crate::faulty::ALL_CRASH_MODES;
 pub use model::{payload, topic_name};
-pub use op::{Op, Reader, Retention, Setup, CONSUMERS, TOPICS};
-pub use report::{known_defect, Failure, Progress, Report, RunStats, Violation, ViolationKind};
+pub use op::{FaultKind, Op, Reader, Retention, Setup, CONSUMERS, TOPICS};
+pub use report::{
+    known_defect, Failure, FaultStats, Progress, Report, RunStats, Violation, ViolationKind,
+};
 
 use crate::faulty::CrashMode;
 use harness::Harness;
@@ -215,6 +224,9 @@ pub struct RunSpec {
     pub first_mode: usize,
     /// The log's directory (created; should be empty).
     pub dir: PathBuf,
+    /// Whether the run may inject I/O failures ([`Op::Fault`]; half the runs do). `false`
+    /// runs exactly the operations the run had before faults were added to the campaign.
+    pub inject_faults: bool,
 }
 
 /// What a run did.
@@ -263,10 +275,27 @@ pub fn run_one(
         ops.push(op);
         r
     };
+    // Injected I/O failures come from a generator of their own, so that the operations
+    // the main one draws are those of a campaign without them: the faults are only
+    // inserted.
+    let mut faults = Rng::new(rng::mix(spec.run_seed ^ FAULT_STREAM));
+    let faulty = faults.chance(1, 2) && spec.inject_faults;
     let result = (|| {
         while harness.stats.power_losses < spec.power_losses {
             for _ in 0..rng.below(8) {
                 step(&mut harness, Op::random(&mut rng, &mix), &mut ops)?;
+            }
+            if faulty && faults.chance(1, 3) {
+                // A fault, operations while it may fire, its check; then a clean reopen,
+                // or the power cut below.
+                step(&mut harness, FaultKind::random(&mut faults), &mut ops)?;
+                for _ in 0..faults.range(2, 10) {
+                    step(&mut harness, Op::random(&mut faults, &mix), &mut ops)?;
+                }
+                step(&mut harness, Op::Heal, &mut ops)?;
+                if faults.chance(1, 2) {
+                    step(&mut harness, Op::Reopen, &mut ops)?;
+                }
             }
             // Mostly soon, so that the cut lands inside one of the next operations (or
             // in the background work they start); sometimes later, past a few rollovers.
@@ -306,6 +335,9 @@ pub fn replay(
     }
     Ok(harness.stats.clone())
 }
+
+/// Seeds the generator of a run's injected faults (from the run's seed).
+const FAULT_STREAM: u64 = 0xFA17_5EED;
 
 /// The seed of run `index` of a campaign seeded `seed`.
 pub fn run_seed(seed: u64, index: u64) -> u64 {
@@ -370,6 +402,7 @@ pub fn run(cfg: &CampaignConfig, progress: &mut dyn FnMut(&Progress)) -> Report 
             modes: cfg.modes.clone(),
             first_mode: (index * cfg.losses_per_run) as usize,
             dir: root.join(format!("run-{index}")),
+            inject_faults: true,
         };
         report.runs += 1;
         shown.runs = report.runs;

@@ -138,6 +138,7 @@ pub struct FaultPlan {
     fail_sync_dir: Option<(u64, io::ErrorKind)>,
     sync_delay: std::time::Duration,
     power_off_after: Option<u64>,
+    disk_full_during: Option<Range<u64>>,
 }
 
 impl FaultPlan {
@@ -191,6 +192,15 @@ impl FaultPlan {
     /// covered stay unsynced (a crash in [`CrashMode::LoseDirOps`] may undo them).
     pub fn fail_sync_dir(mut self, nth: u64, kind: io::ErrorKind) -> Self {
         self.fail_sync_dir = Some((nth, kind));
+        self
+    }
+
+    /// The disk is full for the mutating calls numbered `calls` (counted as
+    /// [`FaultCounts::mutations`] counts them): creations and writes among them fail with
+    /// [`io::ErrorKind::StorageFull`] and change nothing, as under
+    /// [`FaultyBackend::set_disk_full`]. Space comes back by itself after the last one.
+    pub fn disk_full_during(mut self, calls: Range<u64>) -> Self {
+        self.disk_full_during = Some(calls);
         self
     }
 
@@ -341,6 +351,17 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// `true` while creations and writes fail for want of space: set by
+    /// [`FaultyBackend::set_disk_full`], or inside the plan's window.
+    fn is_full(&self) -> bool {
+        self.disk_full
+            || self
+                .plan
+                .disk_full_during
+                .as_ref()
+                .is_some_and(|w| w.contains(&self.counts.mutations))
     }
 
     /// Installs `plan`; cuts the power at once if its cut-off has already been reached.
@@ -502,7 +523,7 @@ impl Backend for FaultyBackend {
         let mut st = lock(&self.state);
         st.admit(true)?;
         st.counts.creates += 1;
-        if st.disk_full {
+        if st.is_full() {
             return Err(st.inject(io::ErrorKind::StorageFull, "disk full at create"));
         }
         if let Some((nth, kind)) = st.plan.fail_create {
@@ -619,7 +640,7 @@ impl Storage for FaultyStorage {
         let mut st = self.live(true)?;
         st.counts.writes += 1;
         let n = st.counts.writes;
-        if st.disk_full {
+        if st.is_full() {
             return Err(st.inject(io::ErrorKind::StorageFull, "disk full at write"));
         }
         if let Some((nth, kind)) = st.plan.fail_write {

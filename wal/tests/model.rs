@@ -4,8 +4,9 @@
 //! `wait_durable`, `truncate_before`, suffix truncations (`truncate_from`), topics that
 //! start past their end, metadata (`set_meta`), `on_durable` callbacks, `reclaim`,
 //! concurrent writers and a reader, clean
-//! reopens, process kills, power cuts in the middle of any of them and power losses in
-//! every crash mode), runs them on a `FaultyBackend` over each backend compiled in, and
+//! reopens, process kills, power cuts in the middle of any of them, injected I/O failures
+//! (a failed sync, directory sync, write or removal, a short write, a full disk) and
+//! power losses in every crash mode), runs them on a `FaultyBackend` over each backend compiled in, and
 //! checks every result and every restart against a model
 //! (`wal_testkit::campaign`, whose documentation lists the checks).
 //!
@@ -20,7 +21,7 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use wal::{FsyncSchedule, ReadConsistency, StorageBackend};
 use wal_testkit::campaign::{
-    self, CampaignConfig, InnerBackend, Op, Reader, Retention, RunSpec, Setup,
+    self, CampaignConfig, FaultKind, InnerBackend, Op, Reader, Retention, RunSpec, Setup,
 };
 use wal_testkit::faulty::{CrashMode, ALL_CRASH_MODES};
 
@@ -60,6 +61,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Kill),
         2 => (0u16..40).prop_map(|after| Op::PowerOff { after }),
         2 => crash_mode().prop_map(Op::Crash),
+        1 => (proptest::sample::select(&FaultKind::ALL[..]), 0u8..6, 1u8..40)
+            .prop_map(|(kind, after, calls)| Op::Fault { kind, after, calls }),
+        1 => Just(Op::Heal),
     ]
 }
 
@@ -190,6 +194,12 @@ fn a_short_campaign_finds_nothing() {
     assert!(report.is_clean(), "{:#?}", report.failures);
     assert!(report.stats.power_losses >= 150, "{:?}", report.stats);
     assert!(report.stats.entries_checked > 0, "{:?}", report.stats);
+    let faults = report.stats.faults_total();
+    assert!(
+        faults.poisoned > 0 && faults.healthy > 0 && report.stats.refused_writes > 0,
+        "injected faults poisoned the log and left it healthy: {:?}",
+        report.stats.faults
+    );
 }
 
 /// The settings the model test used before it covered the whole API: 16 KiB segments,
@@ -277,6 +287,8 @@ fn replay_campaign_run(run_seed: u64, run: u64, attempts: u32) {
             modes: ALL_CRASH_MODES.to_vec(),
             first_mode: (run * 25) as usize,
             dir: dir.path().join("log"),
+            // Found before the campaign injected I/O failures: the same operations.
+            inject_faults: false,
         };
         let outcome = campaign::run_one(&spec, std_backend(), &mut |_| {});
         if let Some(v) = outcome.violation {
@@ -601,4 +613,170 @@ fn regression_topics_declared_again_after_a_torn_preamble_are_durable_before_old
         return;
     }
     panic!("no filler size had an append start the second segment");
+}
+
+/// A consumer whose first `consumer()` call failed (an injected failed write) after the
+/// log queued its registration survives the restart that follows; a later `consumer()`
+/// then finds it and makes sure only its own record reached the OS, not the append queued
+/// just before. The harness once counted that append as written, and blamed the process
+/// crash that followed for losing it.
+#[test]
+fn regression_an_existing_consumer_writes_only_its_own_record() {
+    let setup = Setup {
+        fault_seed: 0,
+        schedule: FsyncSchedule::Milliseconds(3_600_000),
+        consistency: ReadConsistency::AtLeastOnce { persist_every: 2 },
+        segment_size: 4096,
+        retention: Retention::None,
+        precreate: false,
+        write_buffer: 4096,
+        write_interval: Duration::from_millis(2),
+        max_open_segments: 2,
+    };
+    let named = |checkpoint| Op::Read {
+        topic: 1,
+        reader: Reader::Named(1),
+        checkpoint,
+    };
+    run(
+        std_backend(),
+        setup,
+        &[
+            Op::Append { topic: 1, len: 0 },
+            Op::Read {
+                topic: 1,
+                reader: Reader::Shared,
+                checkpoint: false,
+            },
+            Op::Reopen,
+            Op::Fault {
+                kind: FaultKind::Write,
+                after: 1,
+                calls: 1,
+            },
+            named(false),
+            Op::Reopen,
+            Op::Append { topic: 0, len: 0 },
+            named(false),
+            Op::Kill,
+        ],
+    )
+    .unwrap();
+}
+
+/// A consumer's checkpointed read in a concurrent phase fails on a full disk after its
+/// cursor record was queued; the record, written and synced later, stood ahead of the
+/// cursor, and retention trusted it: the segment holding the entry the cursor still read
+/// next was deleted (`faults::a_checkpointed_read_refused_by_a_full_disk_keeps_its_entry_from_retention`
+/// in the suite is the deterministic form).
+#[test]
+fn regression_a_refused_checkpoint_does_not_let_retention_pass_the_cursor() {
+    let setup = Setup {
+        fault_seed: 18172962820711082560,
+        schedule: FsyncSchedule::SyncEach,
+        consistency: ReadConsistency::AtLeastOnce { persist_every: 4 },
+        segment_size: 4096,
+        retention: Retention::None,
+        precreate: false,
+        write_buffer: 512,
+        write_interval: Duration::from_millis(2),
+        max_open_segments: 2,
+    };
+    let append = |topic, len| Op::Append { topic, len };
+    let batch = |topic, n, len| Op::Batch { topic, n, len };
+    run(
+        std_backend(),
+        setup,
+        &[
+            append(0, 275),
+            batch(0, 4, 162),
+            Op::TruncateFrom { topic: 0, at: 235 },
+            batch(2, 5, 156),
+            batch(2, 5, 105),
+            Op::BatchRead {
+                topic: 0,
+                reader: Reader::Named(0),
+                max_bytes: 414,
+                checkpoint: true,
+            },
+            Op::Reopen,
+            append(2, 850),
+            Op::StartAt { topic: 2, skip: 4 },
+            append(0, 214),
+            append(0, 228),
+            Op::Fault {
+                kind: FaultKind::DiskFull,
+                after: 0,
+                calls: 38,
+            },
+            Op::Concurrent {
+                writers: 2,
+                appends: 1,
+                reader: Some(Reader::Named(0)),
+                churn: false,
+            },
+            Op::Fault {
+                kind: FaultKind::DirSync,
+                after: 3,
+                calls: 9,
+            },
+            Op::Concurrent {
+                writers: 2,
+                appends: 4,
+                reader: Some(Reader::Shared),
+                churn: false,
+            },
+        ],
+    )
+    .unwrap();
+}
+
+/// A topic start past the end (`truncate_before`) whose record an injected failed write
+/// kept from the OS moved the shared cursor in memory; a concurrent reader that then read
+/// nothing made the harness count every entry below the cursor as written, and blame the
+/// process crash that followed for losing the (phantom) entries up to the start.
+#[test]
+fn regression_a_concurrent_reader_that_read_nothing_proves_nothing_written() {
+    let setup = Setup {
+        fault_seed: 0,
+        schedule: FsyncSchedule::NoFsync,
+        consistency: ReadConsistency::StrictlyAtOnce,
+        segment_size: 4096,
+        retention: Retention::None,
+        precreate: false,
+        write_buffer: 512,
+        write_interval: Duration::from_millis(2),
+        max_open_segments: 2,
+    };
+    run(
+        std_backend(),
+        setup,
+        &[
+            Op::Batch {
+                topic: 0,
+                n: 3,
+                len: 95,
+            },
+            Op::PowerOff { after: 9 },
+            Op::Fault {
+                kind: FaultKind::Write,
+                after: 1,
+                calls: 18,
+            },
+            Op::Read {
+                topic: 0,
+                reader: Reader::Shared,
+                checkpoint: true,
+            },
+            Op::StartAt { topic: 0, skip: 18 },
+            Op::Concurrent {
+                writers: 2,
+                appends: 6,
+                reader: Some(Reader::Shared),
+                churn: false,
+            },
+            Op::Reopen,
+        ],
+    )
+    .unwrap();
 }

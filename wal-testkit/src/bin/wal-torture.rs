@@ -101,6 +101,10 @@ struct ReplayArgs {
     /// not.
     #[arg(long, default_value_t = 1)]
     attempts: u32,
+    /// Leave out the injected I/O failures (to replay a run found before the campaign
+    /// injected them).
+    #[arg(long)]
+    no_faults: bool,
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {
@@ -284,6 +288,28 @@ fn print_campaign(r: &Report) {
         "campaign: {} suffix truncations undone by a crash, {} metadata values checked, {} on_durable callbacks told Ok",
         s.truncations_undone, s.meta_checked, s.durable_notices
     );
+    let faults: Vec<String> = s
+        .faults
+        .iter()
+        .map(|(k, f)| {
+            format!(
+                "{} {} ({} fired, {} poisoned, {} healthy)",
+                k.name(),
+                f.armed,
+                f.fired,
+                f.poisoned,
+                f.healthy
+            )
+        })
+        .collect();
+    let total = s.faults_total();
+    println!(
+        "campaign: {} injected I/O faults armed, {} fired ({}), {} writes refused on a poisoned log",
+        total.armed,
+        total.fired,
+        faults.join(", "),
+        s.refused_writes
+    );
     println!(
         "campaign: {} lost durable, {} invented, {} torn batches, {} cursors out of contract, {} retention out of contract, {} unopenable, {} unexpected",
         r.lost_durable, r.invented, r.torn_batches, r.cursor, r.retention, r.unopenable, r.unexpected
@@ -366,6 +392,7 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
             modes: campaign::ALL_CRASH_MODES.to_vec(),
             first_mode: (args.run * args.power_losses) as usize,
             dir: root.join(format!("attempt-{attempt}")),
+            inject_faults: !args.no_faults,
         };
         let outcome = campaign::run_one(&spec, inner.clone(), &mut |_| {});
         if attempt == 1 {

@@ -51,6 +51,23 @@ pub(crate) struct Harness {
     pub(super) notices: super::raft::Notices,
     /// Pauses the threads that drive the log at some of the engine's events.
     pub(super) jitter: tracing::Dispatch,
+    /// The injected fault armed ([`Op::Fault`]), until [`Op::Heal`] or a restart.
+    pub(super) fault: Option<super::fault::Armed>,
+    /// The mutation count at which the planned power cut comes ([`Op::PowerOff`]).
+    pub(super) cut: Option<u64>,
+    /// A fault poisoned the log instance: writes must be refused until the restart.
+    pub(super) poisoned: bool,
+    /// `durable_offset` of each topic when the poisoning was noticed.
+    pub(super) durable_seen: Vec<Option<u64>>,
+    /// The model's sequence number before the operation running (what it appends is
+    /// above).
+    pub(super) op_seq: u64,
+    /// What the log instance reported to its `on_error` hook.
+    pub(super) reports: super::fault::Reports,
+    /// Named consumers whose `consumer()` call failed (an injected fault) after the log
+    /// had queued their registration, with that call's sequence number: the log knows
+    /// them, the model does not (until the next restart).
+    pub(super) queued_registrations: std::collections::BTreeMap<(usize, Reader), u64>,
 }
 
 impl Harness {
@@ -75,6 +92,13 @@ impl Harness {
             first_segment: 1,
             notices: super::raft::Notices::default(),
             jitter: Jitter::dispatch(super::rng::mix(setup.fault_seed ^ 0x0717_7E55)),
+            fault: None,
+            cut: None,
+            poisoned: false,
+            durable_seen: Vec::new(),
+            op_seq: 0,
+            reports: super::fault::Reports::default(),
+            queued_registrations: std::collections::BTreeMap::new(),
         };
         let wal = h
             .open()
@@ -85,7 +109,9 @@ impl Harness {
 
     pub(super) fn open(&self) -> wal::Result<Wal> {
         let s = &self.setup;
+        let reports = self.reports.clone();
         let mut b = Wal::builder()
+            .on_error(move |f| super::fault::report(&reports, f))
             .dir(&self.dir)
             .fsync(s.schedule)
             .consistency(s.consistency)
@@ -119,12 +145,20 @@ impl Harness {
 
     /// An operation failed. With the power off that is expected: the log is dead until
     /// the next crash. With the power on it is a violation.
+    /// With an injected fault that explains the error, it is expected too, and the model
+    /// forgets what the operation never got into the log.
     pub(super) fn failed(&mut self, what: &str, e: &wal::Error) -> Result<(), Violation> {
         if power::is_off(&self.backend) {
             self.dead = true;
             Ok(())
+        } else if self.fault_explains(e) {
+            self.forget_refused()
         } else {
-            Err(self.violation(ViolationKind::Unexpected, format!("{what} failed: {e}")))
+            let fault = self.fault_note();
+            Err(self.violation(
+                ViolationKind::Unexpected,
+                format!("{what} failed: {e} ({:?}){fault}", e.io_kind()),
+            ))
         }
     }
 
@@ -156,10 +190,25 @@ impl Harness {
     }
 
     fn run_op(&mut self, op: &Op) -> Result<(), Violation> {
+        self.op_seq = self.model.seq();
+        if !self.dead {
+            self.observe_poison();
+        }
         self.take_notices(false)?;
         if self.dead && !op.restarts() {
             return Ok(());
         }
+        if let Some(refused) = self.refuse(op) {
+            return refused;
+        }
+        let result = self.dispatch(op);
+        if result.is_ok() && !self.dead && !op.restarts() {
+            return self.check_durable_kept();
+        }
+        result
+    }
+
+    fn dispatch(&mut self, op: &Op) -> Result<(), Violation> {
         let topic = |t: u8| (t % TOPICS) as usize;
         match *op {
             Op::Append { topic: t, len } => self.append(topic(t), &[len]),
@@ -205,9 +254,15 @@ impl Harness {
                 churn,
             } => self.concurrent(writers, appends, reader.map(normal), churn),
             Op::PowerOff { after } => {
-                power::arm(&self.backend, self.setup.fault_seed, after.into());
+                self.cut = Some(self.backend.counts().mutations + u64::from(after));
+                power::arm(&self.backend, self.plan(), after.into());
                 Ok(())
             }
+            Op::Fault { kind, after, calls } => {
+                self.arm_fault(kind, after, calls);
+                Ok(())
+            }
+            Op::Heal => self.heal(),
             Op::Reopen => self.restart(Restart::Clean, None),
             Op::Kill => self.restart(Restart::Kill, None),
             Op::Crash(mode) => self.restart(Restart::Power, Some(mode)),
@@ -277,9 +332,19 @@ impl Harness {
         }
         let seq = self.model.next_seq();
         let name = self.model.topics[t].name.clone();
+        // The log may know the consumer already: registered by an earlier call that failed
+        // after queueing its record, or recovered from that record after a restart. Then
+        // `consumer()` only makes sure that record reached the OS (see its rustdoc), not
+        // what was appended since.
+        let known = self.knows_consumer(&name, &cname);
         let consumer = match self.wal().consumer(&name, &cname) {
             Ok(c) => c,
-            Err(e) => return self.failed("consumer", &e),
+            Err(e) => {
+                if !known && self.knows_consumer(&name, &cname) {
+                    self.queued_registrations.insert((t, reader), seq);
+                }
+                return self.failed("consumer", &e);
+            }
         };
         let at = consumer.position();
         let tm = &self.model.topics[t];
@@ -302,8 +367,24 @@ impl Harness {
                 exists: Existence::Written(seq),
             },
         );
-        self.model.written_upto(seq);
+        // A new registration is written with everything queued before it; one the log
+        // had already queued, with what came before the call that queued it (after a
+        // restart that record was recovered: nothing more is known written).
+        let queued = self.queued_registrations.remove(&(t, reader));
+        match (known, queued) {
+            (false, _) => self.model.written_upto(seq),
+            (true, Some(first)) => self.model.written_upto(first),
+            (true, None) => {}
+        }
         Ok(())
+    }
+
+    /// `true` if the log lists `consumer` among the named consumers of `topic`.
+    fn knows_consumer(&self, topic: &str, consumer: &str) -> bool {
+        self.wal()
+            .consumers(topic)
+            .iter()
+            .any(|(name, _)| name == consumer)
     }
 
     /// The entries a cursor read from `from` must return: one, or as many as fit in
@@ -395,7 +476,8 @@ impl Harness {
         checkpoint: bool,
     ) -> Result<(), Violation> {
         self.ensure_consumer(t, reader)?;
-        if self.dead {
+        // (A consumer an injected fault kept from registering has no cursor to read.)
+        if self.dead || !self.model.topics[t].cursors.contains_key(&reader) {
             return Ok(());
         }
         let name = self.model.topics[t].name.clone();
@@ -640,7 +722,21 @@ impl Harness {
                 }
                 Ok(())
             }
-            Err(e) => self.failed("truncate_before", &e),
+            Err(e) => {
+                // With the power on (an injected fault), the log may have moved the floor
+                // and the cursors in memory before the failure: so does the model.
+                let name = &self.model.topics[t].name;
+                let moved = !power::is_off(&self.backend)
+                    && self.wal().oldest_offset(name).is_some_and(|o| o >= offset);
+                if moved {
+                    let tm = &mut self.model.topics[t];
+                    tm.floor.set(tm.floor.now.max(offset));
+                    for c in tm.cursors.values_mut() {
+                        c.pos.set(c.pos.now.max(offset));
+                    }
+                }
+                self.failed("truncate_before", &e)
+            }
         }
     }
 
@@ -677,6 +773,7 @@ impl Harness {
     /// Ends the log instance as `how` says (a crash in `mode` for a power loss), opens it
     /// again and checks what survived.
     fn restart(&mut self, how: Restart, mode: Option<CrashMode>) -> Result<(), Violation> {
+        let fired = self.end_fault_for_restart();
         let wal = self.wal.take().expect("the log is open between steps");
         let mut how = if self.dead || power::is_off(&self.backend) {
             Restart::Power
@@ -690,6 +787,7 @@ impl Harness {
                 Ok(())
             }
         };
+        self.note_poison_at_end(fired);
         // Every callback of the instance has been told by now: after a clean close that
         // all is durable, else closing told the rest that the log closed.
         self.take_notices(!(how == Restart::Clean && closed.is_ok()))?;
@@ -701,6 +799,9 @@ impl Harness {
                     tracing::debug!(error = %e, "the power went off during close");
                     how = Restart::Power;
                 }
+                // A poisoned log cannot close cleanly: what reached the OS stays, as after
+                // a process crash.
+                Err(wal::Error::Poisoned { .. }) if self.poisoned => how = Restart::Kill,
                 Err(e) => {
                     return Err(
                         self.violation(ViolationKind::Unexpected, format!("close failed: {e}"))
@@ -731,6 +832,7 @@ impl Harness {
                     // open, no cut is planned any more. The background thread may have
                     // met the cut before that, though.
                     power::disarm(&self.backend, self.setup.fault_seed ^ self.crash_count);
+                    self.cut = None;
                     if !power::is_off(&self.backend) {
                         self.wal = Some(wal);
                         break;
@@ -759,6 +861,12 @@ impl Harness {
             }
         }
         self.dead = false;
+        self.poisoned = false;
+        self.queued_registrations.clear();
+        self.reports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         self.check_after(how, on_disk)
     }
 
@@ -775,6 +883,7 @@ impl Harness {
             &self.backend,
             self.setup.fault_seed.wrapping_add(self.crash_count),
         );
+        self.cut = None;
         self.crash_count += 1;
         self.stats.power_losses += 1;
         self.stats.count_mode(mode);

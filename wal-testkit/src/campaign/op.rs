@@ -167,6 +167,87 @@ pub enum Op {
     },
     /// A power loss: the process dies, then the disk loses what `mode` says.
     Crash(CrashMode),
+    /// Arms one I/O failure: the `after + 1`th next call of its kind fails (for
+    /// [`FaultKind::DiskFull`], the disk is full for `calls` mutating calls from the
+    /// `after`th next one on). Until the next [`Op::Heal`] or restart, results are checked
+    /// against what the failure may do: nothing, or poison the log, which must then refuse
+    /// every write with `Error::Poisoned`.
+    Fault {
+        /// What fails.
+        kind: FaultKind,
+        /// Calls of that kind (mutating calls, for a full disk) that succeed first.
+        after: u8,
+        /// How many mutating calls a full disk lasts (other kinds ignore it).
+        calls: u8,
+    },
+    /// Ends a fault armed by [`Op::Fault`]: what has not fired is disarmed, and the log is
+    /// checked. A poisoned log must refuse `sync` with `Error::Poisoned` and still report
+    /// what was durable before as durable; a log the fault left healthy must `sync`.
+    Heal,
+}
+
+/// An I/O failure the campaign injects ([`Op::Fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// A data sync (`sync`, `sync_range`) fails: the log is poisoned (fsyncgate), unless
+    /// the sync was of a segment prepared ahead of time, which is dropped instead.
+    Sync,
+    /// A directory sync fails: the log is poisoned.
+    DirSync,
+    /// A write fails (an I/O error, not a full disk) and writes nothing: the log is
+    /// poisoned, unless it was the header of a segment prepared ahead of time.
+    Write,
+    /// A write writes a prefix of its buffer, then fails: as [`FaultKind::Write`].
+    ShortWrite,
+    /// A removal of a file fails: a step failure, retried; the log stays healthy.
+    Remove,
+    /// The disk is full for a while: writes and creations fail with `StorageFull`,
+    /// retried; the log stays healthy.
+    DiskFull,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 6] = [
+        Self::Sync,
+        Self::DirSync,
+        Self::Write,
+        Self::ShortWrite,
+        Self::Remove,
+        Self::DiskFull,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sync => "sync",
+            Self::DirSync => "dir-sync",
+            Self::Write => "write",
+            Self::ShortWrite => "short-write",
+            Self::Remove => "remove",
+            Self::DiskFull => "disk-full",
+        }
+    }
+
+    /// `true` if firing may poison the log; the others must leave it healthy.
+    pub fn may_poison(self) -> bool {
+        !matches!(self, Self::Remove | Self::DiskFull)
+    }
+
+    /// A random fault, firing soon (within the next few calls of its kind).
+    pub(crate) fn random(rng: &mut Rng) -> Op {
+        let kind = Self::ALL[rng.below(Self::ALL.len() as u64) as usize];
+        // Directory syncs and removals are rare (one per segment): the next one or two.
+        let after = match kind {
+            Self::DirSync | Self::Remove => rng.below(2),
+            _ => rng.below(12),
+        } as u8;
+        Op::Fault {
+            kind,
+            after,
+            calls: rng.range(1, 40) as u8,
+        }
+    }
 }
 
 impl fmt::Display for Op {

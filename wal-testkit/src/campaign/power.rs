@@ -3,13 +3,14 @@
 
 use crate::faulty::{FaultPlan, FaultyBackend};
 
-/// Cuts the power after `after` more mutating calls (at once for 0).
-pub(crate) fn arm(backend: &FaultyBackend, seed: u64, after: u64) {
+/// Cuts the power after `after` more mutating calls (at once for 0), keeping the faults
+/// `plan` arms.
+pub(crate) fn arm(backend: &FaultyBackend, plan: FaultPlan, after: u64) {
     let now = backend.counts().mutations;
-    backend.set_plan(FaultPlan::seeded(seed).power_off_after(now + after));
+    backend.set_plan(plan.power_off_after(now + after));
 }
 
-/// No cut planned any more (after a crash, which turned the power back on).
+/// No cut planned any more (after a crash, which turned the power back on), and no fault.
 pub(crate) fn disarm(backend: &FaultyBackend, seed: u64) {
     backend.set_plan(FaultPlan::seeded(seed));
 }

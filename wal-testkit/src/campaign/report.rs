@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::op::FaultKind;
 use crate::faulty::CrashMode;
 
 /// Which promise of the log a violation broke.
@@ -121,9 +122,56 @@ pub struct RunStats {
     pub meta_checked: u64,
     /// `on_durable` callbacks told `Ok` (each then made what it covers must-survive).
     pub durable_notices: u64,
+    /// Writes tried on a poisoned log (each refused with `Poisoned`, as it must be).
+    pub refused_writes: u64,
+    /// Injected I/O failures ([`Op::Fault`](super::Op::Fault)) per kind.
+    pub faults: Vec<(FaultKind, FaultStats)>,
+}
+
+/// What became of the injected failures of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Armed.
+    pub armed: u64,
+    /// Fired before they were disarmed (the others met no call of their kind in time).
+    pub fired: u64,
+    /// Fired and poisoned the log, which then refused every write with `Poisoned`.
+    pub poisoned: u64,
+    /// Fired and left the log healthy: it synced afterwards.
+    pub healthy: u64,
+}
+
+impl FaultStats {
+    fn add(&mut self, o: &FaultStats) {
+        self.armed += o.armed;
+        self.fired += o.fired;
+        self.poisoned += o.poisoned;
+        self.healthy += o.healthy;
+    }
 }
 
 impl RunStats {
+    /// The counts of fault `kind`, to update.
+    pub(crate) fn fault(&mut self, kind: FaultKind) -> &mut FaultStats {
+        let i = match self.faults.iter().position(|(k, _)| *k == kind) {
+            Some(i) => i,
+            None => {
+                self.faults.push((kind, FaultStats::default()));
+                self.faults.len() - 1
+            }
+        };
+        &mut self.faults[i].1
+    }
+
+    /// All injected failures, summed over the kinds.
+    pub fn faults_total(&self) -> FaultStats {
+        let mut total = FaultStats::default();
+        for (_, f) in &self.faults {
+            total.add(f);
+        }
+        total
+    }
+
     pub(crate) fn count_mode(&mut self, mode: CrashMode) {
         match self.by_mode.iter_mut().find(|(m, _)| *m == mode) {
             Some((_, n)) => *n += 1,
@@ -144,6 +192,11 @@ impl RunStats {
         self.truncations_undone += other.truncations_undone;
         self.meta_checked += other.meta_checked;
         self.durable_notices += other.durable_notices;
+        self.refused_writes += other.refused_writes;
+        for (kind, f) in &other.faults {
+            self.fault(*kind).add(f);
+        }
+        self.faults.sort_by_key(|(k, _)| *k);
         for &(mode, n) in &other.by_mode {
             match self.by_mode.iter_mut().find(|(m, _)| *m == mode) {
                 Some((_, total)) => *total += n,

@@ -389,3 +389,46 @@ fn at_least_once_never_delivers_past_a_cursor_record_a_full_disk_kept_from_the_o
         "delivered up to {next}, restarts at {restart}"
     );
 }
+
+#[test]
+fn a_checkpointed_read_refused_by_a_full_disk_keeps_its_entry_from_retention() {
+    // The read of entry `k` fails to persist its cursor (the disk is full), so the cursor
+    // stays at `k`; but its record (at `k + 1`) stayed queued, and the next sync makes it
+    // durable. Retention must not trust it past the cursor: for the `k` that ends a
+    // segment, it once deleted entry `k`, and the next read skipped it.
+    for consistency in [
+        wal::ReadConsistency::StrictlyAtOnce,
+        wal::ReadConsistency::AtLeastOnce { persist_every: 1 },
+    ] {
+        for k in 0..8u8 {
+            let dir = tempfile::tempdir().unwrap();
+            let backend = common::faulty(FaultPlan::seeded(1));
+            let wal = quiet(dir.path(), &backend)
+                .segment_size(4096)
+                .consistency(consistency)
+                .open()
+                .unwrap();
+            for i in 0..12u8 {
+                wal.append_for_topic("t", &[i; 1000]).unwrap();
+            }
+            wal.sync().unwrap();
+            for i in 0..k {
+                assert_eq!(wal.read_next("t", true).unwrap().unwrap().data[0], i);
+            }
+            backend.set_disk_full(true);
+            let err = wal.read_next("t", true).unwrap_err();
+            assert_eq!(err.io_kind(), Some(io::ErrorKind::StorageFull), "{err}");
+            backend.set_disk_full(false);
+            wal.sync().unwrap();
+            wal.reclaim().unwrap();
+            let next = wal.read_next("t", true).unwrap().unwrap();
+            assert_eq!(
+                next.offset,
+                u64::from(k),
+                "{consistency:?}: the read after the refused read of {k} (oldest retained {:?})",
+                wal.oldest_offset("t")
+            );
+            wal.close().unwrap();
+        }
+    }
+}
