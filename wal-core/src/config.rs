@@ -60,8 +60,10 @@ pub enum ReadConsistency {
     StrictlyAtOnce,
     /// The cursor is persisted every `persist_every` consumed entries (and on a clean
     /// close). After a crash, at most `persist_every` entries are delivered again; none is
-    /// skipped. Persisting writes the cursor to the OS (it survives a process crash); it
-    /// becomes durable with the schedule's next sync.
+    /// skipped, unless a checkpointed read failed before the crash (its cursor record may
+    /// still have reached the disk, see docs/durability.md, "Failures"). Persisting writes
+    /// the cursor to the OS (it survives a process crash); it becomes durable with the
+    /// schedule's next sync.
     AtLeastOnce {
         /// How many consumed entries between two persisted cursors (at least 1).
         persist_every: u32,

@@ -130,7 +130,8 @@
 //!   a power loss, and every checkpointed read *call* costs one sync, however many entries
 //!   it returns. [`ReadConsistency::AtLeastOnce`]`{ persist_every }` writes the position
 //!   every `persist_every` entries and never syncs on the read path: after a crash at most
-//!   `persist_every` entries are delivered again, none is skipped.
+//!   `persist_every` entries are delivered again, none is skipped (unless a checkpointed
+//!   read failed before the crash: its cursor record may still have reached the disk).
 //! - [`ReadVisibility`] — which entries reads return. [`ReadVisibility::Appended`] (the
 //!   default): every appended entry, **including entries that are not durable yet**: an OS
 //!   crash or a power loss can take back an entry a reader has seen.
