@@ -218,7 +218,9 @@ fn housekeeping(shared: &Shared) {
     if closed > 0 {
         tracing::debug!(closed, "closed idle segment handles");
     }
-    if let Err(e) = prepare_and_reclaim(shared) {
-        tracing::warn!(error = %e, "reclaiming old segments failed; will retry");
+    match prepare_and_reclaim(shared) {
+        // A poisoned log reclaims nothing; the round that sees the poison stops the thread.
+        Ok(()) | Err(Error::Poisoned { .. }) => {}
+        Err(e) => tracing::warn!(error = %e, "reclaiming old segments failed; will retry"),
     }
 }

@@ -104,7 +104,7 @@ impl<S> Wal<S> {
     /// Deletes every old segment that nothing needs any more, now (the background thread
     /// also does it after every rollover and on its housekeeping rounds). Returns how many
     /// segments were queued for deletion; a segment still open by a reader is deleted once
-    /// the reader is done with it.
+    /// the reader is done with it. A poisoned log reclaims nothing: [`Error::Poisoned`].
     pub fn reclaim(&self) -> Result<usize> {
         self.shared.reclaim()
     }
@@ -125,11 +125,20 @@ impl Shared {
     ///   entries from the index at once, and a power loss that takes it away brings them
     ///   back;
     /// - the retention policy (`retain_bytes`, `retain_age`) does not keep it.
+    ///
+    /// A poisoned log changes nothing, so it drops nothing either (checked under the state
+    /// lock for every segment, since another thread may poison the log meanwhile): what
+    /// `durable_offset` and reads showed stays until a reopen.
     pub(crate) fn reclaim(&self) -> Result<usize> {
         let _span = self.enter(tracing::debug_span!(parent: self.log_span(), "wal.reclaim"));
         let mut dropped = 0;
         loop {
             let mut st = lock(&self.state);
+            if dropped == 0 {
+                self.check_poison()?;
+            } else if self.pipeline.commit.poison().is_set() {
+                break;
+            }
             let Some((&oldest, meta)) = st.segments.iter().next() else {
                 break;
             };

@@ -432,3 +432,47 @@ fn a_checkpointed_read_refused_by_a_full_disk_keeps_its_entry_from_retention() {
         }
     }
 }
+
+#[test]
+fn a_poisoned_log_reclaims_nothing() {
+    // Found by the fault campaign (a `durable_offset` that went from Some(10) to None on a
+    // poisoned log while a thread kept calling `reclaim`): a poisoned log changes nothing,
+    // so it takes nothing out of its index either, until a reopen.
+    let dir = tempfile::tempdir().unwrap();
+    let backend = common::faulty(FaultPlan::seeded(7));
+    // Retention keeps sealed segments for a second: none can go before the poisoning.
+    let open = |age: Duration| {
+        common::tiny_sync_each(dir.path())
+            .custom_backend(backend.clone())
+            .retain_age(age)
+            .open()
+            .unwrap()
+    };
+    let wal = open(Duration::from_secs(1));
+    for i in 0..12u8 {
+        wal.append_for_topic("t", &[i; 1000]).unwrap();
+    }
+    for i in 0..12u8 {
+        assert_eq!(wal.read_next("t", true).unwrap().unwrap().data[0], i);
+    }
+    let syncs = backend.counts().syncs;
+    backend.set_plan(FaultPlan::seeded(7).fail_sync(syncs + 1, io::ErrorKind::Other));
+    assert!(wal.append_for_topic("t", b"poison").is_err());
+    assert!(wal.is_poisoned());
+    let before = (wal.oldest_offset("t"), wal.durable_offset("t"));
+    assert_eq!(before, (Some(0), Some(11)));
+    // Every sealed segment is old enough now, and every entry in it consumed.
+    std::thread::sleep(Duration::from_millis(1100));
+    let err = wal.reclaim().unwrap_err();
+    assert!(matches!(err, Error::Poisoned { .. }), "{err}");
+    assert_eq!((wal.oldest_offset("t"), wal.durable_offset("t")), before);
+    assert_eq!(wal.read_from("t", 0, 1).unwrap()[0].data, vec![0; 1000]);
+    wal.abandon();
+
+    // Reopened, the same segments go: the refusal above was the poison's, not retention's.
+    backend.set_plan(FaultPlan::seeded(7));
+    let wal = open(Duration::ZERO);
+    assert!(wal.reclaim().unwrap() > 0);
+    assert!(wal.oldest_offset("t").unwrap() > 0);
+    wal.close().unwrap();
+}
