@@ -94,14 +94,14 @@ impl CursorState {
         }
     }
 
-    /// Records that `value` was written to the log by the record ending at `lsn`, when
-    /// the log was durable up to `durable_lsn`.
     /// The LSN just past the record that wrote [`CursorState::persisted`] (0: found on
     /// disk).
     pub fn persisted_lsn(&self) -> u64 {
         self.persisted_lsn
     }
 
+    /// Records that `value` was written to the log by the record ending at `lsn`, when
+    /// the log was durable up to `durable_lsn`.
     pub fn persist(&mut self, value: u64, lsn: u64, durable_lsn: u64) {
         if self.persisted_lsn <= durable_lsn {
             self.durable = self.persisted;
