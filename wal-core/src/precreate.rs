@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::lock::lock;
-use crate::segment::{segment_file_name, write_durable_header};
+use crate::segment::{segment_file_name, write_durable_header, write_header};
 use crate::shared::Shared;
 use crate::storage::Storage;
 
@@ -154,8 +154,7 @@ impl Shared {
                         .backend
                         .create(path, self.env.opts.limits.segment_size)
                         .map_err(|e| Error::io("create segment", path, None, e))?;
-                    let header = crate::format::encode_segment_header(id);
-                    if let Err(e) = storage.write_at(0, &header) {
+                    if let Err(e) = write_header(&*storage, id) {
                         // Nothing of the log is in the new file: it goes, and a full disk
                         // is a typed error like a failed creation (the entry takes no
                         // offset). Any other failed write poisons, as in the write phase.

@@ -80,9 +80,16 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>> {
 /// Writes segment `id`'s header into a new segment file and syncs it: every way a segment
 /// file is made (ahead of time, at rollover, a new log's first) makes its header durable
 /// before the segment takes a record, so a crash never leaves records without a header.
+/// (Rollover calls [`write_header`] and syncs itself, because it treats a failed write on
+/// a full disk and a failed sync differently.)
 pub(crate) fn write_durable_header(storage: &dyn Storage, id: u64) -> std::io::Result<()> {
-    storage.write_at(0, &crate::format::encode_segment_header(id))?;
+    write_header(storage, id)?;
     storage.sync()
+}
+
+/// Writes segment `id`'s header at the start of a new segment file, not synced.
+pub(crate) fn write_header(storage: &dyn Storage, id: u64) -> std::io::Result<()> {
+    storage.write_at(0, &crate::format::encode_segment_header(id))
 }
 
 /// A live segment as the engine tracks it.
